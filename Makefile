@@ -1,0 +1,61 @@
+# cfcd — every recipe runs under /bin/sh and sets itself up (`make install` is a prerequisite).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_FLAGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install lint format test test-unit test-local demo bench build deploy sfn-local contract browser clean
+
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install cfcd with its pinned dependencies
+
+lint: install ## ruff, mypy (strict on functions/ and cfcd/) and cfn-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy functions cfcd tests
+	$(BIN)/cfn-lint template.yaml examples/*.yaml
+
+format: install ## Format the code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+browser: ## Install Debian's headless Chromium for the browser tests (needs root)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+test: install browser lint ## Run every check and test: lint, unit, state machine, e2e, faults
+	$(BIN)/pytest $(PYTEST_FLAGS)
+
+test-unit: install ## Only the fast unit tests
+	$(BIN)/pytest -m unit $(PYTEST_FLAGS)
+
+demo: install ## Run the seed article's whole story on the local cloud
+	$(BIN)/cfcd demo
+
+bench: install ## Print the benchmark figures and write bench/results.json
+	$(BIN)/python -m bench
+
+contract: install ## Check the interfaces pipelines rely on (../shared/bin/contract-check)
+	../shared/bin/contract-check
+
+build: install ## sam build (needs the SAM CLI)
+	sam build
+
+deploy: build ## sam deploy --guided (needs the SAM CLI and AWS credentials)
+	sam deploy --guided
+
+sfn-local: install ## Optional: the same ASL on AWS Step Functions Local (needs Docker)
+	$(BIN)/python -m cfcd.local.sfn_local
+
+clean: ## Remove build output, caches and local cloud state
+	rm -rf .aws-sam .cfcd .mypy_cache .ruff_cache .pytest_cache build tests/artifacts
+	find . -name __pycache__ -type d -prune -not -path './.venv/*' -exec rm -rf {} +

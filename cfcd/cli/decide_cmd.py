@@ -1,0 +1,159 @@
+"""`cfcd approve|reject EXECUTION`: decide a pending approval like the emailed link does.
+
+Both go through ``cfcd_common.approvals.decide``: the same single-use conditional update of the
+same DynamoDB record, and only its winner sends the task token back. The CLI never sends a token
+any other way.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cfcd.cli.target import target_from_kwargs, target_options
+from cfcd_common.approvals import (
+    APPROVAL_KEY_PREFIX,
+    EXECUTION_INDEX,
+    Action,
+    ApprovalRequest,
+    ApprovalStatus,
+    Outcome,
+    decide,
+    describe_refusal,
+    find_pending,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_stepfunctions import SFNClient
+
+EXIT_DECIDED = 0
+EXIT_ERROR = 1
+EXIT_NO_PENDING = 3
+EXIT_ALREADY_DECIDED = 4
+EXIT_TOO_LATE = 5
+USER_AGENT = "cfcd-cli"  # recorded as the decision's userAgent: the source of the decision
+
+_EXIT_FOR: dict[Outcome, int] = {
+    Outcome.DECIDED: EXIT_DECIDED,
+    Outcome.ALREADY_DECIDED: EXIT_ALREADY_DECIDED,
+    Outcome.EXPIRED: EXIT_TOO_LATE,
+    Outcome.TASK_GONE: EXIT_TOO_LATE,
+    Outcome.NOT_FOUND: EXIT_NO_PENDING,
+}
+_EXIT_CODES_HELP = """
+\b
+Exit codes:
+  0  decision recorded and sent to the workflow
+  1  error (AWS, configuration)
+  2  bad command line
+  3  no pending approval for this execution (not there yet, or it ended)
+  4  already decided (by whom and when is printed)
+  5  too late: the approval deadline passed or the workflow stopped waiting
+"""
+
+
+def default_decider() -> str:
+    """`$USER@hostname`: who decided, as recorded on the approval."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry / no login name (containers)
+        user = os.environ.get("USER", "unknown")
+    return f"{user}@{socket.gethostname()}"
+
+
+def latest_approval(table: Table, execution_arn: str) -> ApprovalRequest | None:
+    """The newest approval record of an execution, whatever its status (read only, to explain)."""
+    items = table.query(
+        IndexName=EXECUTION_INDEX,
+        KeyConditionExpression="executionArn = :arn",
+        ExpressionAttributeValues={":arn": execution_arn},
+    ).get("Items", [])
+    approvals = [
+        ApprovalRequest.from_item(dict(item))
+        for item in items
+        if str(item.get("pk", "")).startswith(APPROVAL_KEY_PREFIX)
+    ]
+    return max(approvals, key=lambda approval: approval.created_at, default=None)
+
+
+def _explain_nothing_pending(table: Table, sfn: SFNClient, execution_arn: str) -> tuple[str, int]:
+    previous = latest_approval(table, execution_arn)
+    if previous is not None and previous.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
+        return describe_refusal(Outcome.ALREADY_DECIDED, previous), EXIT_ALREADY_DECIDED
+    if previous is not None and previous.status is ApprovalStatus.TIMED_OUT:
+        return describe_refusal(Outcome.TASK_GONE, previous), EXIT_TOO_LATE
+    execution = sfn.describe_execution(executionArn=execution_arn)
+    if execution["status"] != "RUNNING":
+        error = f" ({execution['error']})" if execution.get("error") else ""
+        return f"The release already ended: {execution['status']}{error}. Nothing to decide.", EXIT_NO_PENDING
+    return (
+        "The release is not waiting for approval yet (see `cfcd status`); try again when it is.",
+        EXIT_NO_PENDING,
+    )
+
+
+def run_decision(action: Action, execution: str, comment: str, decided_by: str, target_kwargs: Any) -> int:
+    """Find the pending approval of the execution and decide it; returns the exit code."""
+    target = target_from_kwargs(target_kwargs)
+    execution_arn = target.execution_arn(execution)
+    regional = target.for_arn(execution_arn)
+    table, sfn = regional.table(), regional.sfn()
+    try:
+        pending = find_pending(table, execution_arn)
+        if pending is None:
+            message, code = _explain_nothing_pending(table, sfn, execution_arn)
+            click.echo(message, err=True)
+            return code
+        decision = decide(
+            table,
+            sfn,
+            pending.approval_id,
+            action,
+            decided_by=decided_by,
+            comment=comment,
+            source_ip=None,
+            user_agent=USER_AGENT,
+            now=int(time.time()),
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise click.ClickException(f"cannot {action} {execution_arn}: {error}") from error
+    click.echo(decision.message, err=decision.outcome is not Outcome.DECIDED)
+    return _EXIT_FOR[decision.outcome]
+
+
+def _decision_command(action: Action, summary: str) -> click.Command:
+    @click.command(action, help=summary + "\n\nEXECUTION is an execution ARN or name.\n" + _EXIT_CODES_HELP)
+    @click.argument("execution")
+    @click.option("--comment", default="", metavar="TEXT", help="Why; recorded with the decision.")
+    @click.option(
+        "--by",
+        "decided_by",
+        default=default_decider,
+        metavar="NAME",
+        help="Who decides, as recorded (default: $USER@hostname).",
+    )
+    @target_options
+    def command(execution: str, comment: str, decided_by: str, **target_kwargs: Any) -> None:
+        click.get_current_context().exit(run_decision(action, execution, comment, decided_by, target_kwargs))
+
+    return command
+
+
+approve_command = _decision_command(
+    "approve", "Approve the pending release: promote staging to the primary distribution."
+)
+reject_command = _decision_command(
+    "reject", "Reject the pending release: switch staging traffic off; the primary stays as it is."
+)
+
+
+def register(group: click.Group) -> None:
+    group.add_command(approve_command)
+    group.add_command(reject_command)

@@ -1,0 +1,187 @@
+"""What an execution looks like right now, built from GetExecutionHistory.
+
+The states come from the execution's own ASL definition, in its order (so there is no second
+list to keep in sync). Only top-level states are shown; events of states nested in a Parallel
+or Map are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+# A task whose resource ends like this waits for someone to send its token back.
+CALLBACK_SUFFIX = ".waitForTaskToken"
+FINAL_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+
+_TASK_FAILURES = {
+    "TaskFailed": "taskFailedEventDetails",
+    "TaskTimedOut": "taskTimedOutEventDetails",
+    "TaskStartFailed": "taskStartFailedEventDetails",
+    "TaskSubmitFailed": "taskSubmitFailedEventDetails",
+    "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
+    "LambdaFunctionTimedOut": "lambdaFunctionTimedOutEventDetails",
+    "LambdaFunctionStartFailed": "lambdaFunctionStartFailedEventDetails",
+    "LambdaFunctionScheduleFailed": "lambdaFunctionScheduleFailedEventDetails",
+}
+_EXECUTION_ENDS = {
+    "ExecutionFailed": "executionFailedEventDetails",
+    "ExecutionTimedOut": "executionTimedOutEventDetails",
+    "ExecutionAborted": "executionAbortedEventDetails",
+}
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"  # not reached yet, the execution still runs
+    RUNNING = "running"
+    WAITING = "waiting"  # a .waitForTaskToken task is out: waiting for approval
+    DONE = "done"
+    FAILED = "failed"
+    NOT_RUN = "not_run"  # the execution ended without reaching it
+
+
+class StepView(BaseModel):
+    name: str
+    type: str
+    status: StepStatus = StepStatus.PENDING
+    started: datetime | None = None
+    ended: datetime | None = None
+    visits: int = 0  # loops (WaitForDeployed, ...) enter a state several times
+    attempts: int = 0  # task attempts during the last visit (retries make it > 1)
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionView(BaseModel):
+    execution_arn: str
+    name: str
+    status: str  # RUNNING | SUCCEEDED | FAILED | TIMED_OUT | ABORTED
+    started: datetime
+    stopped: datetime | None = None
+    error: str | None = None
+    cause: str | None = None
+    steps: list[StepView]
+    console_url: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINAL_EXECUTION_STATUSES
+
+
+def ordered_states(definition: Mapping[str, Any]) -> list[str]:
+    """Top-level state names in the order the definition lists them.
+
+    The ASL is written for the console graph, top to bottom (happy path, then compensation), so
+    its own order is the most readable one; no second list is kept anywhere.
+    """
+    return list(definition.get("States", {}))
+
+
+def _readable_cause(cause: str | None) -> str | None:
+    """A Lambda error cause is JSON; its errorMessage is what a human wants to read."""
+    if not cause:
+        return cause
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        return cause
+    message = parsed.get("errorMessage") if isinstance(parsed, dict) else None
+    if isinstance(message, str):
+        return message
+    return cause
+
+
+def build_view(
+    definition: Mapping[str, Any],
+    execution: Mapping[str, Any],
+    events: Iterable[Mapping[str, Any]],
+    console_url: str | None = None,
+) -> ExecutionView:
+    """Fold the history events into one :class:`StepView` per top-level state.
+
+    ``execution`` is a DescribeExecution response, ``events`` GetExecutionHistory's events in
+    order (oldest first).
+    """
+    states: Mapping[str, Any] = definition.get("States", {})
+    steps = {
+        name: StepView(name=name, type=str(states[name].get("Type", "")))
+        for name in ordered_states(definition)
+    }
+    open_step: StepView | None = None  # the top-level state entered and not yet exited
+    innermost_is_top_level = True
+
+    for event in events:
+        kind = str(event.get("type", ""))
+        when: datetime | None = event.get("timestamp")
+        if kind.endswith("StateEntered"):
+            name = event.get("stateEnteredEventDetails", {}).get("name")
+            innermost_is_top_level = name in steps
+            if name in steps:
+                open_step = steps[name]
+                open_step.visits += 1
+                open_step.status, open_step.started, open_step.ended = StepStatus.RUNNING, when, None
+                open_step.attempts, open_step.error, open_step.cause = 0, None, None
+                if kind == "FailStateEntered":
+                    state = states[name]
+                    open_step.status, open_step.error = StepStatus.FAILED, state.get("Error")
+                    open_step.cause = state.get("Cause")
+        elif kind.endswith("StateExited"):
+            name = event.get("stateExitedEventDetails", {}).get("name")
+            if name in steps and steps[name] is open_step:
+                open_step.ended = when
+                # A failure that a Catch handled still shows as failed: that is where it went wrong.
+                if open_step.status is not StepStatus.FAILED:
+                    open_step.status = StepStatus.DONE
+                open_step = None
+            innermost_is_top_level = True
+        elif open_step is not None and innermost_is_top_level:
+            _apply_task_event(open_step, kind, event)
+        if kind in _EXECUTION_ENDS and open_step is not None:
+            details = event.get(_EXECUTION_ENDS[kind], {})
+            open_step.status = StepStatus.FAILED
+            open_step.error = details.get("error") or open_step.error or kind.removeprefix("Execution")
+            open_step.cause = _readable_cause(details.get("cause")) or open_step.cause
+            open_step.ended = when
+        elif kind == "ExecutionSucceeded" and open_step is not None:
+            open_step.status, open_step.ended = StepStatus.DONE, when  # Succeed states may not log an exit
+
+    status = str(execution.get("status", "RUNNING"))
+    if status in FINAL_EXECUTION_STATUSES:
+        for step in steps.values():
+            if step.status is StepStatus.PENDING:
+                step.status = StepStatus.NOT_RUN
+    return ExecutionView(
+        execution_arn=str(execution["executionArn"]),
+        name=str(execution.get("name", "")),
+        status=status,
+        started=execution["startDate"],
+        stopped=execution.get("stopDate"),
+        error=execution.get("error"),
+        cause=_readable_cause(execution.get("cause")),
+        steps=list(steps.values()),
+        console_url=console_url,
+    )
+
+
+def _apply_task_event(step: StepView, kind: str, event: Mapping[str, Any]) -> None:
+    if kind in ("TaskScheduled", "LambdaFunctionScheduled"):
+        resource = str(event.get("taskScheduledEventDetails", {}).get("resource", ""))
+        step.attempts += 1
+        step.status = StepStatus.WAITING if resource.endswith(CALLBACK_SUFFIX) else StepStatus.RUNNING
+    elif kind in ("TaskSucceeded", "LambdaFunctionSucceeded"):
+        step.status = StepStatus.RUNNING  # until the state exits
+        step.error = step.cause = None
+    elif kind in _TASK_FAILURES:
+        details = event.get(_TASK_FAILURES[kind], {})
+        step.status = StepStatus.FAILED
+        step.error = details.get("error") or kind
+        step.cause = _readable_cause(details.get("cause"))
+
+
+def waiting_steps(view: ExecutionView) -> Sequence[StepView]:
+    return [step for step in view.steps if step.status is StepStatus.WAITING]

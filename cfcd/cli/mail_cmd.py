@@ -1,0 +1,94 @@
+"""`cfcd mail`: the emails the local cloud captured (approval requests, notifications)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import click
+
+from cfcd.cli.target import state_dir_from
+from cfcd.local.mail import MailSummary, list_mail, read_mail
+
+_LINK = re.compile(r"https?://[^\s\"'<>)\]]+")
+
+
+def approval_base_url(state_dir: Path) -> str | None:
+    try:
+        state = json.loads((state_dir / "local.json").read_text())
+    except (OSError, ValueError):
+        return None
+    base = state.get("approvalBaseUrl") if isinstance(state, dict) else None
+    return base if isinstance(base, str) else None
+
+
+def main_link(text: str | None, html: str | None, preferred_base: str | None) -> str | None:
+    """The link a reader wants: the first under the approval URL, else the first at all."""
+    links = _LINK.findall(text or "") or _LINK.findall(html or "")
+    if preferred_base:
+        preferred = [link for link in links if link.startswith(preferred_base.rstrip("/"))]
+        if preferred:
+            return str(preferred[0])
+    return str(links[0]) if links else None
+
+
+def _pick(mails: list[MailSummary], number: int) -> MailSummary:
+    """1 is the oldest; -1 the newest."""
+    index = number - 1 if number > 0 else number
+    if number == 0 or not -len(mails) <= index < len(mails):
+        raise click.BadParameter(f"there are {len(mails)} mails; use 1..{len(mails)} or -1 for the newest")
+    return mails[index]
+
+
+@click.command("mail")
+@click.option(
+    "--open",
+    "open_number",
+    type=int,
+    metavar="N",
+    help="Print mail N of the list (1 = oldest, -1 = newest) with its links.",
+)
+@click.option("--html", is_flag=True, help="With --open: print the HTML part instead of the text.")
+@click.option(
+    "--state-dir",
+    metavar="DIR",
+    envvar="CFCD_STATE_DIR",
+    help="Local cloud state directory (default: .cfcd); mail is kept in DIR/mail/*.eml.",
+)
+def mail_command(open_number: int | None, html: bool, state_dir: str | None) -> None:
+    """List the emails the local cloud captured: number, date, subject and main link.
+
+    Only the local cloud captures mail (`cfcd local up`); on AWS the mail goes to its recipients.
+    """
+    directory = state_dir_from(state_dir, os.environ)
+    mails = list_mail(directory)
+    base = approval_base_url(directory)
+    if open_number is not None:
+        if not mails:
+            raise click.ClickException(f"no captured mail in {directory / 'mail'}")
+        mail = _pick(mails, open_number)
+        text, html_body = read_mail(mail.path)
+        click.echo(
+            f"Subject: {mail.subject}\nFrom: {mail.sender}\nTo: {', '.join(mail.to)}\nDate: {mail.date}"
+        )
+        click.echo(f"File: {mail.path}\n")
+        click.echo((html_body if html else text) or "(no such part)")
+        links = _LINK.findall(text or "") or _LINK.findall(html_body or "")
+        if links:
+            click.echo("\nLinks:\n" + "\n".join(f"  {link}" for link in dict.fromkeys(links)))
+        return
+    if not mails:
+        click.echo(f"No captured mail in {directory / 'mail'}.")
+        return
+    for number, mail in enumerate(mails, start=1):
+        text, html_body = read_mail(mail.path)
+        link = main_link(text, html_body, base)
+        click.echo(f"{number:>3}  {mail.date}  {mail.subject}")
+        if link:
+            click.echo(f"     {link}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(mail_command)

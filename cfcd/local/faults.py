@@ -1,0 +1,166 @@
+"""Fault injection and call recording for the local AWS endpoint.
+
+Tests register a fault ``(service, operation, error code, HTTP status, count)``; the next
+``count`` matching AWS calls are answered with that AWS error instead of reaching moto. Every
+AWS call is also recorded ``(service, operation, time)`` so a test can prove that a run made no
+writes. Both live in the server process; :class:`FaultsClient` drives them over HTTP
+(``/cfcd-api/...`` on the AWS endpoint, served by :mod:`cfcd.local.aws`).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+# Enough for any test run; beyond it the oldest calls are dropped.
+MAX_RECORDED_CALLS = 100_000
+
+
+class Fault(BaseModel):
+    """An AWS error to answer instead of the real response, ``count`` times."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    service: str = Field(min_length=1, description="boto3 service name, e.g. 'cloudfront'")
+    operation: str = Field(min_length=1, description="API operation, e.g. 'UpdateDistribution'")
+    error: str = Field(min_length=1, description="AWS error code, e.g. 'Throttling'")
+    http_status: int = Field(default=400, ge=400, le=599, alias="httpStatus")
+    count: int = Field(default=1, ge=1)
+    message: str = "Injected by cfcd local cloud"
+
+
+class RecordedCall(BaseModel):
+    service: str
+    operation: str
+    time: float
+
+
+class OriginFault(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    path_prefix: str = Field(alias="pathPrefix", min_length=1)
+    status: int = Field(ge=100, le=599)
+
+
+class PropagationSetting(BaseModel):
+    seconds: float = Field(ge=0)
+
+
+_CALLS = TypeAdapter(list[RecordedCall])
+
+
+class FaultRegistry:
+    """Thread-safe store of pending faults and recorded calls (one per server process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: list[Fault] = []
+        self._calls: list[RecordedCall] = []
+
+    def add(self, fault: Fault) -> None:
+        with self._lock:
+            self._faults.append(fault.model_copy())
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    def pending(self) -> list[Fault]:
+        with self._lock:
+            return [fault.model_copy() for fault in self._faults]
+
+    def record_and_match(self, service: str, operation: str) -> Fault | None:
+        """Record one AWS call; return the fault to answer it with, consuming one use."""
+        with self._lock:
+            self._calls.append(RecordedCall(service=service, operation=operation, time=time.time()))
+            if len(self._calls) > MAX_RECORDED_CALLS:
+                del self._calls[: len(self._calls) - MAX_RECORDED_CALLS]
+            for fault in self._faults:
+                if fault.service.lower() == service.lower() and fault.operation == operation:
+                    fault.count -= 1
+                    if fault.count == 0:
+                        self._faults.remove(fault)
+                    return fault.model_copy()
+            return None
+
+    def calls(self) -> list[RecordedCall]:
+        with self._lock:
+            return list(self._calls)
+
+    def reset_calls(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+
+REGISTRY = FaultRegistry()
+"""The registry of this process; the patched moto dispatch consults it."""
+
+
+class FaultsApiError(RuntimeError):
+    pass
+
+
+class FaultsClient:
+    """Typed client of the ``/cfcd-api`` endpoints, for tests and scripts."""
+
+    def __init__(self, endpoint: str, timeout_seconds: float = 10.0) -> None:
+        self._endpoint = endpoint.rstrip("/")
+        self._timeout = timeout_seconds
+
+    def inject(
+        self,
+        service: str,
+        operation: str,
+        error: str,
+        http_status: int = 400,
+        count: int = 1,
+    ) -> None:
+        fault = Fault(service=service, operation=operation, error=error, http_status=http_status, count=count)
+        self._request("POST", "/cfcd-api/faults", fault.model_dump(by_alias=True))
+
+    def clear(self) -> None:
+        self._request("DELETE", "/cfcd-api/faults")
+
+    def pending(self) -> list[Fault]:
+        body = self._request("GET", "/cfcd-api/faults")
+        return TypeAdapter(list[Fault]).validate_python(body)
+
+    def set_propagation_seconds(self, seconds: float) -> None:
+        self._request("POST", "/cfcd-api/propagation", PropagationSetting(seconds=seconds).model_dump())
+
+    def inject_origin_status(self, path_prefix: str, status: int) -> None:
+        fault = OriginFault(path_prefix=path_prefix, status=status)
+        self._request("POST", "/cfcd-api/origin-faults", fault.model_dump(by_alias=True))
+
+    def clear_origin_faults(self) -> None:
+        self._request("DELETE", "/cfcd-api/origin-faults")
+
+    def calls(self) -> list[RecordedCall]:
+        return _CALLS.validate_python(self._request("GET", "/cfcd-api/calls"))
+
+    def reset_calls(self) -> None:
+        self._request("DELETE", "/cfcd-api/calls")
+
+    def reset(self) -> None:
+        """Clear faults, origin faults and recorded calls."""
+        self.clear()
+        self.clear_origin_faults()
+        self.reset_calls()
+
+    def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(
+            self._endpoint + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                text = response.read().decode()
+        except urllib.error.HTTPError as error:
+            raise FaultsApiError(f"{method} {path}: HTTP {error.code} {error.read().decode()}") from error
+        return json.loads(text) if text else None

@@ -1,0 +1,367 @@
+"""A Lambda runtime without Docker: each function's real handler in warm worker processes.
+
+moto only runs Lambda code in Docker. We replace ``LambdaFunction.invoke`` (one patch, below) so
+an invoke of a registered function runs its handler in a worker subprocess
+(:mod:`cfcd.local.lambda_worker`) started with the template's environment. Like Lambda, a busy
+function scales out to more workers (up to a cap), an unhandled exception becomes a
+``FunctionError`` with the exception class as ``errorType``, and the template's ``Timeout`` is
+enforced (the worker is killed and ``Sandbox.Timedout`` returned).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+LOG = logging.getLogger(__name__)
+
+WORKER_SCRIPT = Path(__file__).with_name("lambda_worker.py")
+DEFAULT_MAX_WORKERS_PER_FUNCTION = 4
+# Importing boto3 + Powertools takes a while on a loaded machine; Lambda's init phase gets 10 s.
+INIT_TIMEOUT_SECONDS = 30.0
+# Host variables a Python process needs to run at all; nothing else of the host leaks in.
+_HOST_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "TZ")
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """Everything the runtime needs to run one function of the template."""
+
+    name: str
+    arn: str
+    handler: str  # "app.lambda_handler"
+    code_dir: Path
+    layer_dirs: tuple[Path, ...] = ()
+    environment: Mapping[str, str] = field(default_factory=dict)
+    timeout_seconds: float = 3.0
+    memory_mb: int = 128
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    payload: bytes
+    function_error: str | None = None  # "Unhandled" when the function failed
+
+    def json(self) -> Any:
+        return json.loads(self.payload) if self.payload else None
+
+
+class TooManyRequests(RuntimeError):
+    """Every worker of the function stayed busy past the wait deadline."""
+
+
+def _error_payload(error_type: str, message: str, stack: list[str] | None = None) -> bytes:
+    return json.dumps({"errorType": error_type, "errorMessage": message, "stackTrace": stack or []}).encode()
+
+
+class _Worker:
+    """One sandbox: a subprocess and the two pipes of the protocol."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], log_file: BinaryIO) -> None:
+        self.spec = spec
+        request_read, self._request_write = os.pipe()
+        self._response_read, response_write = os.pipe()
+        config = {
+            "requestFd": request_read,
+            "responseFd": response_write,
+            "handler": spec.handler,
+            "paths": [str(spec.code_dir), *(str(layer) for layer in spec.layer_dirs)],
+            "functionName": spec.name,
+            "functionArn": spec.arn,
+            "memoryMb": spec.memory_mb,
+        }
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-u", "-I", str(WORKER_SCRIPT), json.dumps(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                env=env,
+                pass_fds=(request_read, response_write),
+                cwd=str(spec.code_dir),
+            )
+        finally:
+            os.close(request_read)
+            os.close(response_write)
+        self._buffer = b""
+
+    def wait_ready(self) -> dict[str, Any] | None:
+        """None when ready; the init error response otherwise."""
+        message = self._read_message(time.monotonic() + max(INIT_TIMEOUT_SECONDS, self.spec.timeout_seconds))
+        if message is None:
+            return {"ok": False, "errorType": "Runtime.InitTimeout", "errorMessage": "init timed out"}
+        return None if message.get("ready") else message
+
+    def call(self, request: dict[str, Any], deadline: float) -> dict[str, Any] | None:
+        """The worker's response, or None if the deadline passed or the worker died."""
+        try:
+            os.write(self._request_write, json.dumps(request).encode() + b"\n")
+        except BrokenPipeError:
+            return None
+        return self._read_message(deadline)
+
+    def _read_message(self, deadline: float) -> dict[str, Any] | None:
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            ready, _, _ = select.select([self._response_read], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(self._response_read, 65536)
+            if not chunk:  # the worker exited
+                return None
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    @property
+    def alive(self) -> bool:
+        return self._process.poll() is None
+
+    def kill(self) -> None:
+        if self._process.poll() is None:
+            self._process.kill()
+        with contextlib.suppress(OSError):
+            self._process.wait(timeout=5)
+        for fd in (self._request_write, self._response_read):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class _FunctionPool:
+    """The warm workers of one function; scales out while all are busy, up to a cap."""
+
+    def __init__(self, spec: FunctionSpec, env: dict[str, str], log_path: Path, max_workers: int) -> None:
+        self.spec = spec
+        self._env = env
+        self._log_path = log_path
+        self._max_workers = max_workers
+        self._condition = threading.Condition()
+        self._idle: list[_Worker] = []
+        self._all: set[_Worker] = set()
+        self._starting = 0
+        self._closed = False
+
+    def invoke(self, payload: bytes) -> InvokeResult:
+        worker = self._acquire()
+        healthy = False
+        try:
+            if worker is None:
+                raise TooManyRequests(f"all {self._max_workers} workers of {self.spec.name} are busy")
+            if isinstance(worker, dict):  # init failed
+                return InvokeResult(_error_payload(worker["errorType"], worker["errorMessage"]), "Unhandled")
+            request_id = str(uuid.uuid4())
+            started = time.monotonic()
+            deadline_ms = int((time.time() + self.spec.timeout_seconds) * 1000)
+            request = {"requestId": request_id, "deadlineMs": deadline_ms, "payload": payload.decode()}
+            response = worker.call(request, started + self.spec.timeout_seconds)
+            if response is None:
+                if worker.alive:
+                    message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
+                    return InvokeResult(_error_payload("Sandbox.Timedout", message), "Unhandled")
+                return InvokeResult(_error_payload("Runtime.ExitError", "the worker exited"), "Unhandled")
+            healthy = True
+            if response["ok"]:
+                return InvokeResult(str(response["result"]).encode())
+            return InvokeResult(
+                _error_payload(response["errorType"], response["errorMessage"], response.get("stackTrace")),
+                "Unhandled",
+            )
+        finally:
+            if isinstance(worker, _Worker):
+                self._release(worker, healthy)
+
+    def _acquire(self) -> _Worker | dict[str, Any] | None:
+        wait_deadline = time.monotonic() + self.spec.timeout_seconds + INIT_TIMEOUT_SECONDS
+        with self._condition:
+            while not self._idle and len(self._all) + self._starting >= self._max_workers:
+                remaining = wait_deadline - time.monotonic()
+                if remaining <= 0 or self._closed:
+                    return None
+                self._condition.wait(remaining)
+            if self._idle:
+                return self._idle.pop()
+            self._starting += 1
+        with self._log_path.open("ab") as log_file:
+            worker = _Worker(self.spec, self._env, log_file)
+        init_error = worker.wait_ready()
+        with self._condition:
+            self._starting -= 1
+            if init_error is None and not self._closed:
+                self._all.add(worker)
+                return worker
+            self._condition.notify()
+        worker.kill()
+        return init_error or {"errorType": "Runtime.ExitError", "errorMessage": "runtime stopped"}
+
+    def _release(self, worker: _Worker, healthy: bool) -> None:
+        with self._condition:
+            if healthy and worker.alive and not self._closed:
+                self._idle.append(worker)
+                self._condition.notify()
+                return
+            self._all.discard(worker)
+            self._condition.notify()
+        worker.kill()  # a timed-out or crashed sandbox is never reused
+
+    def close(self) -> None:
+        with self._condition:
+            self._closed = True
+            workers = list(self._all)
+            self._all.clear()
+            self._idle.clear()
+            self._condition.notify_all()
+        for worker in workers:
+            worker.kill()
+
+    @property
+    def worker_count(self) -> int:
+        with self._condition:
+            return len(self._all)
+
+
+class LambdaRuntime:
+    """The functions of a deployed template and their worker pools."""
+
+    def __init__(
+        self,
+        log_dir: Path,
+        base_environment: Mapping[str, str],
+        max_workers_per_function: int = DEFAULT_MAX_WORKERS_PER_FUNCTION,
+    ) -> None:
+        self._log_dir = log_dir
+        self._base_environment = dict(base_environment)
+        self._max_workers = max_workers_per_function
+        self._pools: dict[str, _FunctionPool] = {}
+        self._lock = threading.Lock()
+
+    def register(self, spec: FunctionSpec) -> None:
+        self._log_dir.mkdir(parents=True, exist_ok=True)
+        env = self.environment_for(spec)
+        pool = _FunctionPool(spec, env, self._log_dir / f"{spec.name}.log", self._max_workers)
+        with self._lock:
+            previous = self._pools.pop(spec.name, None)
+            self._pools[spec.name] = pool
+        if previous is not None:
+            previous.close()
+
+    def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
+        env = {name: os.environ[name] for name in _HOST_VARIABLES if name in os.environ}
+        env.update(self._base_environment)
+        env.update(spec.environment)
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+                "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(spec.timeout_seconds)),
+                "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{spec.name}",
+                "LAMBDA_TASK_ROOT": str(spec.code_dir),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        return env
+
+    def has_function(self, name: str) -> bool:
+        with self._lock:
+            return name in self._pools
+
+    def spec(self, name: str) -> FunctionSpec:
+        with self._lock:
+            return self._pools[name].spec
+
+    def worker_count(self, name: str) -> int:
+        with self._lock:
+            pool = self._pools[name]
+        return pool.worker_count
+
+    def invoke(self, name: str, payload: bytes) -> InvokeResult:
+        with self._lock:
+            pool = self._pools.get(name)
+        if pool is None:
+            raise KeyError(f"function {name} is not registered with the local runtime")
+        return pool.invoke(payload)
+
+    def stop(self) -> None:
+        with self._lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            pool.close()
+
+
+# --- moto patch #2: run invokes on our runtime ------------------------------------------------------
+# LambdaFunction.invoke(body, request_headers, response_headers) is what both the Invoke API and
+# moto's Step Functions interpreter reach. Setting x-amz-function-error: Unhandled with an
+# errorType body is how real Lambda reports a failed function; the interpreter maps it to the
+# state machine error of that name.
+
+_active_runtime: LambdaRuntime | None = None
+_invoke_patched = False
+
+
+def activate(runtime: LambdaRuntime | None) -> None:
+    """Route invokes of registered functions to ``runtime`` (None: back to moto's behaviour)."""
+    global _active_runtime
+    _active_runtime = runtime
+
+
+def install() -> None:
+    global _invoke_patched
+    if _invoke_patched:
+        return
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.exceptions import ServiceException
+
+    original_invoke = LambdaFunction.invoke
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
+        runtime = _active_runtime
+        if runtime is None or not runtime.has_function(self.function_name):
+            return original_invoke(self, body, request_headers, response_headers)
+        payload = body.encode() if isinstance(body, str) else (body or b"")
+        invocation_type = request_headers.get("x-amz-invocation-type") or request_headers.get(
+            "X-Amz-Invocation-Type", "RequestResponse"
+        )
+        if invocation_type == "DryRun":
+            return b""
+        if invocation_type == "Event":
+            threading.Thread(
+                target=_invoke_in_background, args=(runtime, self.function_name, payload), daemon=True
+            ).start()
+            return b""
+        try:
+            result = runtime.invoke(self.function_name, payload)
+        except TooManyRequests as error:
+            raise ServiceException("TooManyRequestsException", str(error)) from error
+        if result.function_error:
+            response_headers["x-amz-function-error"] = result.function_error
+        response_headers["x-amz-executed-version"] = "$LATEST"
+        return result.payload
+
+    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
+    _invoke_patched = True
+
+
+def _invoke_in_background(runtime: LambdaRuntime, name: str, payload: bytes) -> None:
+    try:
+        result = runtime.invoke(name, payload)
+    except Exception:
+        LOG.exception("asynchronous invoke of %s failed", name)
+        return
+    if result.function_error:
+        LOG.warning("asynchronous invoke of %s failed: %s", name, result.payload[:500])

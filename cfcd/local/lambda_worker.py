@@ -1,0 +1,118 @@
+"""One warm Lambda sandbox: imports a handler once, then runs invocations sent over a pipe.
+
+Started by :mod:`cfcd.local.lambda_runtime` as ``python -u -I lambda_worker.py '<config json>'``.
+Only the standard library is imported here so the handler's ``sys.path`` is what the template
+says (CodeUri, then each layer) plus the interpreter's site-packages.
+
+Protocol: JSON lines. The runtime writes ``{"requestId", "deadlineMs", "payload"}`` (payload is
+the raw event JSON) to the request fd; the worker first answers ``{"ready": true}`` (or an init
+error), then one response per request: ``{"ok": true, "result": "<json>"}`` or
+``{"ok": false, "errorType", "errorMessage", "stackTrace"}``. stdout/stderr are the function's log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+
+class LambdaContext:
+    """The attributes Powertools and handlers read from the real Lambda context object."""
+
+    def __init__(self, config: dict[str, Any], request_id: str, deadline_ms: int) -> None:
+        self.function_name: str = config["functionName"]
+        self.function_version = "$LATEST"
+        self.invoked_function_arn: str = config["functionArn"]
+        self.memory_limit_in_mb: int = int(config["memoryMb"])
+        self.aws_request_id = request_id
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self.log_stream_name = f"local/{os.getpid()}"
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self._deadline_ms - int(time.time() * 1000))
+
+
+def _error(error: BaseException) -> dict[str, Any]:
+    return {
+        "ok": False,
+        "errorType": type(error).__name__,
+        "errorMessage": str(error),
+        # Like Lambda: the handler's frames only, not this worker's.
+        "stackTrace": traceback.format_list(traceback.extract_tb(error.__traceback__)[1:]),
+    }
+
+
+def _load_handler(config: dict[str, Any]) -> Callable[[Any, LambdaContext], Any]:
+    module_name, _, function_name = str(config["handler"]).rpartition(".")
+    module = importlib.import_module(module_name)
+    handler = getattr(module, function_name, None)
+    if not callable(handler):
+        raise AttributeError(f"Handler '{function_name}' missing on module '{module_name}'")
+    return handler  # type: ignore[no-any-return]
+
+
+def _send(out: BinaryIO, message: dict[str, Any]) -> None:
+    out.write(json.dumps(message).encode() + b"\n")
+    out.flush()
+
+
+def _invoke(
+    handler: Callable[[Any, LambdaContext], Any], config: dict[str, Any], request: dict[str, Any]
+) -> dict[str, Any]:
+    context = LambdaContext(config, request["requestId"], int(request["deadlineMs"]))
+    os.environ["_X_AMZN_TRACE_ID"] = f"Root=1-{int(time.time()):08x}-{request['requestId'][:24]}"
+    try:
+        event = json.loads(request["payload"]) if request["payload"] else {}
+        result = handler(event, context)
+    except Exception as error:
+        traceback.print_exc()
+        return _error(error)
+    try:
+        return {"ok": True, "result": json.dumps(result)}
+    except (TypeError, ValueError) as error:
+        return {
+            "ok": False,
+            "errorType": "Runtime.MarshalError",
+            "errorMessage": f"Unable to marshal response: {error}",
+            "stackTrace": [],
+        }
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+def main() -> None:
+    config: dict[str, Any] = json.loads(sys.argv[1])
+    requests = os.fdopen(int(config["requestFd"]), "rb")
+    responses = os.fdopen(int(config["responseFd"]), "wb")
+    for path in reversed(config["paths"]):
+        sys.path.insert(0, path)
+    os.chdir(config["paths"][0])
+    try:
+        handler = _load_handler(config)
+    except Exception as error:
+        traceback.print_exc()
+        init_error = _error(error)
+        init_error["errorType"] = (
+            "Runtime.ImportModuleError" if isinstance(error, ImportError) else "Runtime.HandlerNotFound"
+        )
+        if not isinstance(error, ImportError | AttributeError):
+            init_error["errorType"] = type(error).__name__
+        _send(responses, init_error)
+        return
+    _send(responses, {"ready": True})
+    for line in requests:
+        _send(responses, _invoke(handler, config, json.loads(line)))
+
+
+if __name__ == "__main__":
+    main()

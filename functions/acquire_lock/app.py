@@ -1,0 +1,60 @@
+"""AcquireLock: one deployment per primary distribution; a second one fails with DeploymentInProgress."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.locks import acquire_lock
+from cfcd_common.models import Approval, TaskRequest, TaskResult, Timing
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
+# Slack on top of the longest the workflow can legitimately run, so a live lock never expires.
+LOCK_MARGIN_SECONDS = 3600
+
+
+class AcquireLockRequest(TaskRequest):
+    primaryDistributionId: str
+    timing: Timing
+    approval: Approval
+
+
+class LockHeld(TaskResult):
+    acquiredAt: int
+    expiresAt: int
+
+
+def lock_lifetime(timing: Timing, approval: Approval) -> int:
+    # Waits: stack, Deployed, promotion, invalidation (deployTimeout each), probe, approval.
+    waits = 4 * timing.deployTimeoutSeconds + timing.probeTimeoutSeconds + approval.timeoutSeconds
+    return waits + LOCK_MARGIN_SECONDS
+
+
+@tracer.capture_method
+def take_lock(client: DynamoDBClient, table: str, request: AcquireLockRequest) -> LockHeld:
+    acquired_at = now()
+    expires_at = acquired_at + lock_lifetime(request.timing, request.approval)
+    acquire_lock(client, table, request.primaryDistributionId, request.executionArn, acquired_at, expires_at)
+    return LockHeld(acquiredAt=acquired_at, expiresAt=expires_at)
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@transient_aws_errors
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    held = take_lock(dynamodb, os.environ["TABLE_NAME"], AcquireLockRequest.model_validate(event))
+    metrics.add_metric(name="LocksAcquired", unit=MetricUnit.Count, value=1)
+    return held.model_dump()

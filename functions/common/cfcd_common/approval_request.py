@@ -1,0 +1,164 @@
+"""RequestApproval's work: summarise the release, store the approval, mail the approver.
+
+Runs as the `.waitForTaskToken` task: the state machine waits until the approval page (or the CLI)
+sends the token back, or until the task's TimeoutSeconds. The token is stored, never mailed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from cfcd_common.approval_views import ApprovalEmail, approval_email
+from cfcd_common.approvals import (
+    ApprovalRequest,
+    ApprovalSummary,
+    ProbeResult,
+    TrafficSummary,
+    approval_link,
+    create_request,
+)
+from cfcd_common.cloudfront import get_distribution, traffic_from_config
+from cfcd_common.config_diff import diff_configs
+from cfcd_common.errors import InvalidInput
+from cfcd_common.models import describe_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sns import SNSClient
+
+
+class RequestApprovalSettings(BaseModel):
+    """The function's environment (template.yaml)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    table_name: str = Field(alias="TABLE_NAME", min_length=1)
+    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
+    approval_url: str = Field(alias="APPROVAL_URL", pattern=r"^https?://")
+    signing_secret_arn: str = Field(alias="SIGNING_SECRET_ARN", min_length=1)
+    sender_email: str | None = Field(default=None, alias="SENDER_EMAIL")
+    recipient_email: str | None = Field(default=None, alias="RECIPIENT_EMAIL")
+    # Set by the local cloud's runtime: the manual-test commands then target the local edge.
+    edge_endpoint: str | None = Field(default=None, alias="CFCD_EDGE_ENDPOINT")
+
+    @field_validator("sender_email", "recipient_email", "edge_endpoint", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        # An optional template parameter arrives as "" when not given.
+        return value or None
+
+
+class RequestApprovalInput(BaseModel):
+    """The task payload the ASL builds (Parameters of RequestApproval)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    task_token: SecretStr = Field(alias="taskToken", min_length=1)
+    execution_arn: str = Field(alias="executionArn", min_length=1)
+    execution_name: str = Field(alias="executionName", min_length=1)
+    primary_distribution_id: str = Field(alias="primaryDistributionId", min_length=1)
+    staging_distribution_id: str = Field(alias="stagingDistributionId", min_length=1)
+    approval_timeout_seconds: int = Field(alias="approvalTimeoutSeconds", gt=0)
+    traffic: TrafficSummary | None = None
+    probe: ProbeResult
+    release: str = Field(min_length=1)
+
+
+def parse_task(event: Any) -> RequestApprovalInput:
+    """Validate the payload. pydantic's own message quotes the input (task token included), so the
+    error names only fields and rules."""
+    try:
+        return RequestApprovalInput.model_validate(event)
+    except ValidationError as error:
+        raise InvalidInput(f"RequestApproval payload: {describe_errors(error)}") from None
+
+
+@dataclass(frozen=True)
+class RequestApprovalDependencies:
+    settings: RequestApprovalSettings
+    table: Table
+    cloudfront: CloudFrontClient
+    sns: SNSClient
+    sesv2: SESV2Client
+    signing_key: bytes
+
+
+def request_approval(
+    deps: RequestApprovalDependencies, task: RequestApprovalInput, *, now: int
+) -> ApprovalRequest:
+    summary = build_summary(deps.cloudfront, task)
+    approval = create_request(
+        deps.table,
+        task_token=task.task_token.get_secret_value(),
+        execution_arn=task.execution_arn,
+        timeout_seconds=task.approval_timeout_seconds,
+        summary=summary,
+        now=now,
+    )
+    approve_link, reject_link = (
+        approval_link(
+            deps.settings.approval_url, deps.signing_key, approval.approval_id, approval.deadline, intent
+        )
+        for intent in ("approve", "reject")
+    )
+    email = approval_email(approval, approve_link, reject_link, edge_endpoint=deps.settings.edge_endpoint)
+    send_email(deps, email)
+    return approval
+
+
+def build_summary(cloudfront: CloudFrontClient, task: RequestApprovalInput) -> ApprovalSummary:
+    """What changes (staging vs primary config) and how traffic reaches staging."""
+    primary = get_distribution(cloudfront, task.primary_distribution_id)
+    staging_config = cloudfront.get_distribution_config(Id=task.staging_distribution_id)["DistributionConfig"]
+    changes, omitted = diff_configs(primary.config, dict(staging_config))
+    traffic = task.traffic or policy_traffic(cloudfront, primary.config.get("ContinuousDeploymentPolicyId"))
+    return ApprovalSummary(
+        release=task.release,
+        execution_name=task.execution_name,
+        primary_distribution_id=task.primary_distribution_id,
+        staging_distribution_id=task.staging_distribution_id,
+        primary_domain_name=primary.domain_name,
+        changes=changes,
+        changes_omitted=omitted,
+        probe=task.probe,
+        traffic=traffic,
+    )
+
+
+def send_email(deps: RequestApprovalDependencies, email: ApprovalEmail) -> None:
+    """SNS always (the topic's subscribers); SES HTML mail as well when a sender is configured."""
+    settings = deps.settings
+    deps.sns.publish(TopicArn=settings.topic_arn, Subject=email.subject, Message=email.text)
+    if settings.sender_email and settings.recipient_email:
+        deps.sesv2.send_email(
+            FromEmailAddress=settings.sender_email,
+            Destination={"ToAddresses": [settings.recipient_email]},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": email.text, "Charset": "UTF-8"},
+                        "Html": {"Data": email.html, "Charset": "UTF-8"},
+                    },
+                }
+            },
+        )
+
+
+def policy_traffic(cloudfront: CloudFrontClient, policy_id: Any) -> TrafficSummary | None:
+    """Stack mode may leave `traffic` out (the stack made the policy): read it from the policy."""
+    if not policy_id:
+        return None
+    try:
+        policy = cloudfront.get_continuous_deployment_policy(Id=str(policy_id))
+    except ClientError:
+        return None  # the mail still goes out, just without the traffic line
+    config = policy["ContinuousDeploymentPolicy"]["ContinuousDeploymentPolicyConfig"]
+    traffic = traffic_from_config(dict(config["TrafficConfig"]))
+    return TrafficSummary.model_validate(traffic.model_dump())

@@ -1,0 +1,75 @@
+"""boto3 plumbing shared by the tasks: client settings, transient-error mapping, the clock."""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
+
+from cfcd_common.errors import TransientAwsError
+
+# boto3 retries throttling and 5xx a few times itself; what still fails surfaces as
+# TransientAwsError so the state machine retries with a longer backoff.
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, user_agent_extra="cfcd")
+
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServiceError",
+        "InternalServerError",
+    }
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def is_transient(error: ClientError) -> bool:
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return error_code(error) in TRANSIENT_ERROR_CODES or status >= 500
+
+
+def transient_aws_errors(handler: Callable[P, R]) -> Callable[P, R]:
+    """Re-raise throttling, 5xx and connection failures as TransientAwsError (retried by the ASL)."""
+
+    @functools.wraps(handler)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return handler(*args, **kwargs)
+        except ClientError as error:
+            if is_transient(error):
+                raise TransientAwsError(f"{error_code(error)}: {error}") from error
+            raise
+        except (ConnectionError, HTTPClientError) as error:
+            raise TransientAwsError(str(error)) from error
+
+    return wrapper
+
+
+def now() -> int:
+    """Epoch seconds; the one clock every deadline is computed and compared with."""
+    return int(time.time())
+
+
+def deadline_after(seconds: int) -> int:
+    return now() + seconds

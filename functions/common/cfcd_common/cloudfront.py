@@ -1,0 +1,344 @@
+"""CloudFront continuous deployment, done once for every task that needs it.
+
+The rules that shape this module (DESIGN §2): every update sends the latest ETag; a primary with a
+policy must keep sending its ContinuousDeploymentPolicyId and detaching needs "" (omitting the
+field is ignored); policy updates replace the whole config; promotion takes
+`IfMatch: "<primary ETag>, <staging ETag>"`; with OAC the bucket policy must also allow the
+staging distribution.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from cfcd_common.aws import error_code, is_transient
+from cfcd_common.errors import InvalidInput, PromotionFailed
+from cfcd_common.models import HeaderTraffic, Overrides, Stickiness, Traffic, WeightTraffic
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudfront.type_defs import (
+        ContinuousDeploymentPolicyConfigUnionTypeDef,
+        DistributionConfigUnionTypeDef,
+    )
+    from mypy_boto3_s3 import S3Client
+
+Config = dict[str, Any]
+# Someone else updated between our read and write: read the new ETag and try again.
+STALE_ETAG_ERRORS = frozenset({"PreconditionFailed", "InvalidIfMatchVersion"})
+UPDATE_ATTEMPTS = 3
+_S3_ORIGIN = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3[.-]")
+
+
+@dataclass(frozen=True)
+class Distribution:
+    id: str
+    arn: str
+    domain_name: str
+    status: str
+    etag: str
+    config: Config
+
+
+def get_distribution(cloudfront: CloudFrontClient, distribution_id: str) -> Distribution:
+    response = cloudfront.get_distribution(Id=distribution_id)
+    found = response["Distribution"]
+    return Distribution(
+        id=found["Id"],
+        arn=found["ARN"],
+        domain_name=found["DomainName"],
+        status=found["Status"],
+        etag=response["ETag"],
+        config=cast(Config, found["DistributionConfig"]),
+    )
+
+
+def deep_merge(base: Config, patch: Config) -> Config:
+    """Objects merged key by key, lists and scalars replaced (a CloudFront list is a whole value)."""
+    merged = copy.deepcopy(base)
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _default_origin_id(config: Config) -> str:
+    return str(config["DefaultCacheBehavior"]["TargetOriginId"])
+
+
+def set_origin_path(config: Config, origin_path: str, origin_id: str | None = None) -> Config:
+    target = origin_id or _default_origin_id(config)
+    updated = copy.deepcopy(config)
+    origins = updated["Origins"].get("Items", [])
+    matching = [origin for origin in origins if origin["Id"] == target]
+    if not matching:
+        raise InvalidInput(f"staging.overrides.originId: no origin {target!r} in the distribution")
+    matching[0]["OriginPath"] = origin_path
+    return updated
+
+
+def apply_overrides(config: Config, overrides: Overrides) -> Config:
+    updated = deep_merge(config, overrides.distributionConfig or {})
+    if overrides.originPath is not None:
+        updated = set_origin_path(updated, overrides.originPath, overrides.originId)
+    return updated
+
+
+def staging_config_from(primary: Config, staging: Config, overrides: Overrides) -> Config:
+    """The primary's config as a staging distribution can hold it, then the release's overrides.
+
+    Every run starts from the primary (what is live), so overrides of earlier releases never leak.
+    """
+    config = copy.deepcopy(primary)
+    config["CallerReference"] = staging["CallerReference"]
+    config["Aliases"] = {"Quantity": 0}
+    config["Staging"] = True
+    config.pop("ContinuousDeploymentPolicyId", None)
+    return apply_overrides(config, overrides)
+
+
+def update_distribution(
+    cloudfront: CloudFrontClient, distribution_id: str, change: Callable[[Config], Config]
+) -> Distribution:
+    """GetDistributionConfig → change → UpdateDistribution(IfMatch), again on a stale ETag."""
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        current = cloudfront.get_distribution_config(Id=distribution_id)
+        config = change(cast(Config, current["DistributionConfig"]))
+        try:
+            cloudfront.update_distribution(
+                Id=distribution_id,
+                IfMatch=current["ETag"],
+                DistributionConfig=cast("DistributionConfigUnionTypeDef", config),
+            )
+        except ClientError as error:
+            if error_code(error) in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
+                continue
+            raise
+        break
+    return get_distribution(cloudfront, distribution_id)
+
+
+def caller_reference(primary_id: str, execution_arn: str) -> str:
+    """Stable per execution: a retried CopyDistribution does not make a second staging copy."""
+    digest = hashlib.sha256(execution_arn.encode()).hexdigest()[:16]
+    return f"cfcd-{primary_id}-{digest}"
+
+
+def staging_distribution_of_policy(cloudfront: CloudFrontClient, policy_id: str) -> str | None:
+    """The staging distribution a policy points at (the policy names DNS names, not ids)."""
+    policy = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
+    names = set(policy["ContinuousDeploymentPolicyConfig"]["StagingDistributionDnsNames"].get("Items", []))
+    for page in cloudfront.get_paginator("list_distributions").paginate():
+        for summary in page["DistributionList"].get("Items", []):
+            if summary["DomainName"] in names and summary.get("Staging", False):
+                return summary["Id"]
+    return None
+
+
+def ensure_staging_distribution(
+    cloudfront: CloudFrontClient, primary_id: str, overrides: Overrides, execution_arn: str
+) -> tuple[Distribution, bool]:
+    """Reuse the staging distribution of the primary's policy, else CopyDistribution (once).
+
+    Returns the staging distribution (overrides applied) and whether it was created now.
+    An account holds at most 20 staging distributions, so a copy per release is not an option.
+    """
+    primary = get_distribution(cloudfront, primary_id)
+    policy_id = primary.config.get("ContinuousDeploymentPolicyId") or None
+    staging_id = staging_distribution_of_policy(cloudfront, policy_id) if policy_id else None
+    created = staging_id is None
+    if staging_id is None:
+        copied = cloudfront.copy_distribution(
+            PrimaryDistributionId=primary_id,
+            Staging=True,
+            IfMatch=primary.etag,
+            CallerReference=caller_reference(primary_id, execution_arn),
+        )
+        staging_id = copied["Distribution"]["Id"]
+    staging = update_distribution(
+        cloudfront, staging_id, lambda current: staging_config_from(primary.config, current, overrides)
+    )
+    return staging, created
+
+
+def traffic_config(traffic: Traffic) -> Config:
+    if isinstance(traffic, HeaderTraffic):
+        return {
+            "Type": "SingleHeader",
+            "SingleHeaderConfig": {"Header": traffic.header, "Value": traffic.value},
+        }
+    weight: Config = {"Weight": traffic.weight}
+    if traffic.stickiness is not None:
+        weight["SessionStickinessConfig"] = {
+            "IdleTTL": traffic.stickiness.idleTtl,
+            "MaximumTTL": traffic.stickiness.maximumTtl,
+        }
+    return {"Type": "SingleWeight", "SingleWeightConfig": weight}
+
+
+def traffic_from_config(config: Config) -> Traffic:
+    """The policy's TrafficConfig in the input contract's terms (for probe and approval mail)."""
+    if config["Type"] == "SingleHeader":
+        header = config["SingleHeaderConfig"]
+        return HeaderTraffic(type="SingleHeader", header=header["Header"], value=header["Value"])
+    weight = config["SingleWeightConfig"]
+    sticky = weight.get("SessionStickinessConfig")
+    stickiness = Stickiness(idleTtl=sticky["IdleTTL"], maximumTtl=sticky["MaximumTTL"]) if sticky else None
+    return WeightTraffic(type="SingleWeight", weight=float(weight["Weight"]), stickiness=stickiness)
+
+
+def _policy_config(staging_domain: str, traffic: Config, enabled: bool) -> Config:
+    return {
+        "StagingDistributionDnsNames": {"Quantity": 1, "Items": [staging_domain]},
+        "Enabled": enabled,
+        "TrafficConfig": traffic,
+    }
+
+
+def enable_policy(
+    cloudfront: CloudFrontClient, policy_id: str | None, staging_domain: str, traffic: Traffic | None
+) -> tuple[str, Traffic]:
+    """Create or update the policy so it sends `traffic` to the staging domain, and enable it.
+
+    Enabled on every run: promotion disables the policy and CloudFormation never notices.
+    Without `traffic` an existing policy (e.g. made by the staging stack) keeps its own.
+    """
+    if policy_id is None:
+        if traffic is None:
+            raise InvalidInput("traffic: required when no continuous deployment policy exists yet")
+        created = cloudfront.create_continuous_deployment_policy(
+            ContinuousDeploymentPolicyConfig=cast(
+                "ContinuousDeploymentPolicyConfigUnionTypeDef",
+                _policy_config(staging_domain, traffic_config(traffic), enabled=True),
+            )
+        )
+        return created["ContinuousDeploymentPolicy"]["Id"], traffic
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        current = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
+        old = cast(Config, current["ContinuousDeploymentPolicyConfig"])
+        wanted = traffic_config(traffic) if traffic is not None else old["TrafficConfig"]
+        try:
+            cloudfront.update_continuous_deployment_policy(
+                Id=policy_id,
+                IfMatch=current["ETag"],
+                ContinuousDeploymentPolicyConfig=cast(
+                    "ContinuousDeploymentPolicyConfigUnionTypeDef",
+                    _policy_config(staging_domain, wanted, enabled=True),
+                ),
+            )
+        except ClientError as error:
+            if error_code(error) in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
+                continue
+            raise
+        return policy_id, traffic_from_config(wanted)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def disable_policy(cloudfront: CloudFrontClient, policy_id: str) -> bool:
+    """Stop sending viewers to staging. Returns False when it was already disabled."""
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        current = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
+        config = cast(Config, current["ContinuousDeploymentPolicyConfig"])
+        if not config["Enabled"]:
+            return False
+        try:
+            cloudfront.update_continuous_deployment_policy(
+                Id=policy_id,
+                IfMatch=current["ETag"],
+                ContinuousDeploymentPolicyConfig=cast(
+                    "ContinuousDeploymentPolicyConfigUnionTypeDef", {**config, "Enabled": False}
+                ),
+            )
+        except ClientError as error:
+            if error_code(error) in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
+                continue
+            raise
+        return True
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def attach_policy(cloudfront: CloudFrontClient, primary_id: str, policy_id: str) -> bool:
+    """Point the primary at the policy. Returns False when it already was (no update, no redeploy)."""
+    primary = get_distribution(cloudfront, primary_id)
+    if primary.config.get("ContinuousDeploymentPolicyId") == policy_id:
+        return False
+    update_distribution(
+        cloudfront, primary_id, lambda config: {**config, "ContinuousDeploymentPolicyId": policy_id}
+    )
+    return True
+
+
+def detach_policy(cloudfront: CloudFrontClient, primary_id: str) -> None:
+    # "" detaches; leaving the field out would keep the policy attached.
+    update_distribution(cloudfront, primary_id, lambda config: {**config, "ContinuousDeploymentPolicyId": ""})
+
+
+def promote(cloudfront: CloudFrontClient, primary_id: str, staging_id: str) -> None:
+    """Copy the staging config onto the primary (CloudFront then disables the policy).
+
+    Both ETags are re-read when CloudFront says one is stale; any other refusal
+    (IllegalUpdate, unsupported field changes) is a PromotionFailed.
+    """
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        primary_etag = cloudfront.get_distribution_config(Id=primary_id)["ETag"]
+        staging_etag = cloudfront.get_distribution_config(Id=staging_id)["ETag"]
+        try:
+            cloudfront.update_distribution_with_staging_config(
+                Id=primary_id, StagingDistributionId=staging_id, IfMatch=f"{primary_etag}, {staging_etag}"
+            )
+            return
+        except ClientError as error:
+            code = error_code(error)
+            if code in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
+                continue
+            if is_transient(error):
+                raise
+            raise PromotionFailed(f"{code}: {error.response.get('Error', {}).get('Message', '')}") from error
+
+
+def s3_buckets_behind_oac(config: Config) -> list[str]:
+    """Buckets the distribution reads through Origin Access Control (they need a bucket policy)."""
+    buckets = []
+    for origin in config["Origins"].get("Items", []):
+        match = _S3_ORIGIN.match(origin["DomainName"])
+        if match and origin.get("OriginAccessControlId"):
+            buckets.append(match.group("bucket"))
+    return buckets
+
+
+def staging_read_statement(bucket: str, distribution_arn: str) -> Config:
+    partition = distribution_arn.split(":")[1]
+    return {
+        "Sid": "CfcdStaging" + distribution_arn.rsplit("/", 1)[-1],
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject",
+        "Resource": f"arn:{partition}:s3:::{bucket}/*",
+        "Condition": {"StringEquals": {"AWS:SourceArn": distribution_arn}},
+    }
+
+
+def allow_distribution_in_bucket_policy(s3: S3Client, bucket: str, distribution_arn: str) -> bool:
+    """Add a statement letting the distribution read the bucket via OAC. False if already allowed."""
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    except ClientError as error:
+        if error_code(error) != "NoSuchBucketPolicy":
+            raise
+        policy = {"Version": "2012-10-17", "Statement": []}
+    statements = policy.setdefault("Statement", [])
+    if distribution_arn in json.dumps(statements):
+        return False
+    statements.append(staging_read_statement(bucket, distribution_arn))
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    return True

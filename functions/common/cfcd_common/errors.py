@@ -1,0 +1,59 @@
+"""Errors the state machine routes on.
+
+Lambda reports an unhandled exception as `errorType` = the class name, so each class name below
+is an error name the ASL matches in `Retry`/`Catch` and the name an execution fails with.
+"""
+
+
+class CfcdError(Exception):
+    """Base of every error the workflow names."""
+
+
+class InvalidInput(CfcdError):
+    """The execution input breaks the contract; the message names the field and the rule."""
+
+
+class DeploymentInProgress(CfcdError):
+    """Another execution holds the lock of this primary distribution."""
+
+
+class StackFailed(CfcdError):
+    """The staging stack ended in a failed or rolled-back state."""
+
+
+class DeployTimeout(CfcdError):
+    """A wait (stack, Deployed, invalidation) passed its deadline."""
+
+
+class ProbeFailed(CfcdError):
+    """The staging release did not pass the probe before probeTimeoutSeconds."""
+
+
+class PromotionFailed(CfcdError):
+    """CloudFront refused to copy the staging config onto the primary."""
+
+
+class VerifyFailed(CfcdError):
+    """After promotion the primary does not serve the new release."""
+
+
+class TransientAwsError(CfcdError):
+    """AWS throttled or failed server-side after boto3's own retries; the ASL retries with backoff."""
+
+
+# Names raised by other parts: the approval function's SendTaskFailure and the ASL's own mapping
+# of States.Timeout on RequestApproval.
+DEPLOYMENT_REJECTED = "DeploymentRejected"
+APPROVAL_TIMED_OUT = "ApprovalTimedOut"
+
+WORKFLOW_ERROR_NAMES: tuple[str, ...] = (
+    "InvalidInput",
+    "DeploymentInProgress",
+    "StackFailed",
+    "DeployTimeout",
+    "ProbeFailed",
+    DEPLOYMENT_REJECTED,
+    APPROVAL_TIMED_OUT,
+    "PromotionFailed",
+    "VerifyFailed",
+)

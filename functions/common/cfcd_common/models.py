@@ -1,0 +1,281 @@
+"""The execution input contract (DESIGN §1 "Input") and the shapes tasks hand each other.
+
+ValidateInput and the CLI both call `parse_deployment_input`, so a bad release is refused with the
+same message before StartExecution and inside the workflow. Rules come from CloudFront's
+continuous deployment limits (DESIGN §2); the CloudFormation schema is looser (weight up to 1),
+so this is the only place that catches e.g. a 0.5 weight before CloudFront does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cfcd_common.errors import InvalidInput
+
+HEADER_PREFIX = "aws-cf-cd-"
+MAX_WEIGHT = 0.15
+# Fields of a DistributionConfig a staging distribution must not take from `overrides`:
+# CloudFront owns them (Staging, CallerReference), staging distributions reject aliases, and the
+# policy belongs on the primary.
+FORBIDDEN_OVERRIDE_KEYS = frozenset({"Aliases", "CallerReference", "Staging", "ContinuousDeploymentPolicyId"})
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
+_DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{1,64}$")
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+
+
+class ContractModel(BaseModel):
+    """Strict: a typo'd or mistyped field is an error, never silently ignored or coerced."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class HeaderTraffic(ContractModel):
+    type: Literal["SingleHeader"]
+    header: Annotated[str, Field(min_length=1, max_length=256)]
+    value: Annotated[str, Field(min_length=1, max_length=1783)]
+
+    @field_validator("header")
+    @classmethod
+    def _header_name(cls, header: str) -> str:
+        if not header.lower().startswith(HEADER_PREFIX):
+            raise ValueError(f'must start with "{HEADER_PREFIX}"')
+        if not _HEADER_NAME.match(header):
+            raise ValueError("may hold only letters, digits and '-'")
+        return header
+
+
+class Stickiness(ContractModel):
+    idleTtl: Annotated[int, Field(ge=300, le=3600)]
+    maximumTtl: Annotated[int, Field(ge=300, le=3600)]
+
+    @model_validator(mode="after")
+    def _idle_within_maximum(self) -> Stickiness:
+        if self.idleTtl > self.maximumTtl:
+            raise ValueError("idleTtl must not exceed maximumTtl")
+        return self
+
+
+class WeightTraffic(ContractModel):
+    type: Literal["SingleWeight"]
+    weight: Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+    stickiness: Stickiness | None = None
+
+
+Traffic = Annotated[HeaderTraffic | WeightTraffic, Field(discriminator="type")]
+
+
+class Overrides(ContractModel):
+    originPath: str | None = None
+    # Which origin takes originPath; by default the target of the default cache behavior.
+    originId: str | None = None
+    # A partial DistributionConfig merged into the copy: objects merged, lists replaced.
+    distributionConfig: dict[str, Any] | None = None
+
+    @field_validator("originPath")
+    @classmethod
+    def _origin_path(cls, path: str | None) -> str | None:
+        if path and (not path.startswith("/") or path.endswith("/")):
+            raise ValueError('must be empty or start with "/" and not end with "/"')
+        return path
+
+    @field_validator("distributionConfig")
+    @classmethod
+    def _allowed_keys(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
+        forbidden = sorted(FORBIDDEN_OVERRIDE_KEYS & set(config or {}))
+        if forbidden:
+            raise ValueError(f"cannot set {', '.join(forbidden)} on a staging distribution")
+        return config
+
+
+class CopyStaging(ContractModel):
+    mode: Literal["copy"]
+    overrides: Overrides = Overrides()
+
+
+class StackStaging(ContractModel):
+    mode: Literal["stack"]
+    stackName: str
+    templateUrl: str | None = None
+    templateBody: str | None = None
+    parameters: dict[str, str] = {}
+
+    @field_validator("stackName")
+    @classmethod
+    def _stack_name(cls, name: str) -> str:
+        if not _STACK_NAME.match(name):
+            raise ValueError("must start with a letter and hold only letters, digits and '-' (max 128)")
+        return name
+
+    @field_validator("templateUrl")
+    @classmethod
+    def _template_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith("https://"):
+            raise ValueError('must be an "https://" URL (S3)')
+        return url
+
+    @model_validator(mode="after")
+    def _one_template(self) -> StackStaging:
+        if (self.templateUrl is None) == (self.templateBody is None):
+            raise ValueError("exactly one of templateUrl and templateBody is required")
+        return self
+
+
+Staging = Annotated[CopyStaging | StackStaging, Field(discriminator="mode")]
+
+
+class ProbeExpect(ContractModel):
+    status: Annotated[int, Field(ge=100, le=599)] = 200
+    # The marker only the new release serves: how the probe tells staging from primary.
+    bodyContains: Annotated[str, Field(min_length=1)]
+
+
+class Probe(ContractModel):
+    path: Annotated[str, Field(min_length=1, max_length=2048)]
+    expect: ProbeExpect
+    # Requests per probe in weight mode, each without the stickiness cookie.
+    samples: Annotated[int, Field(ge=1, le=100)] = 20
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, path: str) -> str:
+        if not path.startswith("/"):
+            raise ValueError('must start with "/"')
+        return path
+
+
+class Approval(ContractModel):
+    # One week at most: a release nobody looked at for longer is stale.
+    timeoutSeconds: Annotated[int, Field(ge=1, le=604_800)] = 86_400
+
+
+class Promotion(ContractModel):
+    invalidatePaths: Annotated[list[str], Field(min_length=1, max_length=3000)] = ["/*"]
+
+    @field_validator("invalidatePaths")
+    @classmethod
+    def _paths(cls, paths: list[str]) -> list[str]:
+        if any(not path.startswith("/") for path in paths):
+            raise ValueError('every path must start with "/"')
+        return paths
+
+
+class Timing(ContractModel):
+    pollSeconds: Annotated[int, Field(ge=1, le=3600)] = 30
+    deployTimeoutSeconds: Annotated[int, Field(ge=1, le=86_400)] = 1800
+    probeTimeoutSeconds: Annotated[int, Field(ge=1, le=86_400)] = 900
+
+
+class DeploymentInput(ContractModel):
+    """What StartExecution takes (CLI, CodePipeline's invoke action, an EventBridge rule)."""
+
+    primaryDistributionId: str
+    staging: Staging
+    traffic: Traffic | None = None
+    probe: Probe
+    approval: Approval = Approval()
+    promotion: Promotion = Promotion()
+    timing: Timing = Timing()
+    # A label for humans (approval mail, logs); defaults to the origin path or stack name.
+    release: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+    @field_validator("primaryDistributionId")
+    @classmethod
+    def _distribution_id(cls, distribution_id: str) -> str:
+        if not _DISTRIBUTION_ID.match(distribution_id):
+            raise ValueError("must be a CloudFront distribution id (upper-case letters and digits)")
+        return distribution_id
+
+    @model_validator(mode="after")
+    def _traffic_source(self) -> DeploymentInput:
+        # Only a staging stack can bring its own ContinuousDeploymentPolicy.
+        if self.traffic is None and self.staging.mode == "copy":
+            raise ValueError("traffic: required in copy mode")
+        return self
+
+    def with_release_label(self, fallback: str) -> DeploymentInput:
+        if self.release:
+            return self
+        if isinstance(self.staging, CopyStaging):
+            label = (self.staging.overrides.originPath or "").strip("/") or fallback
+        else:
+            label = self.staging.stackName
+        return self.model_copy(update={"release": label[:128]})
+
+
+_UNION_TAGS = {"SingleHeader", "SingleWeight", "copy", "stack"}
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    # pydantic puts the discriminator's value in the location of tagged-union errors
+    # (traffic.SingleHeader.header); the contract's field is traffic.header.
+    parts = [str(part) for part in loc if str(part) not in _UNION_TAGS]
+    return ".".join(parts)
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per broken rule, each `field.path: rule`."""
+    lines = []
+    for detail in error.errors(include_url=False):
+        path = _field_path(detail["loc"])
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "union_tag_invalid":
+            ctx = detail.get("ctx", {})
+            path = f"{path}.{ctx.get('discriminator', '').strip(chr(39))}"
+            message = f"must be one of {ctx.get('expected_tags')}"
+        elif detail["type"] == "union_tag_not_found":
+            path = f"{path}.{detail.get('ctx', {}).get('discriminator', '').strip(chr(39))}"
+            message = "Field required"
+        lines.append(f"{path}: {message}" if path else message)
+    return "; ".join(lines)
+
+
+def parse_deployment_input(raw: Any) -> DeploymentInput:
+    """Validate an execution input; raise InvalidInput naming every broken field and rule."""
+    try:
+        return DeploymentInput.model_validate(raw)
+    except ValidationError as error:
+        raise InvalidInput(describe_errors(error)) from None
+
+
+def input_json_schema() -> dict[str, Any]:
+    return DeploymentInput.model_json_schema()
+
+
+class TaskRequest(BaseModel):
+    """Every task payload carries the execution ARN: it is the logs' correlation id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    executionArn: str
+
+
+class TaskResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProbeCheck(TaskResult):
+    description: str
+    status: int
+    passed: bool
+    detail: str
+
+
+class ProbeReport(TaskResult):
+    """What the probe saw; handed to RequestApproval as `probe` and shown in the approval mail."""
+
+    ok: bool
+    summary: str
+    checks: list[ProbeCheck]
+
+
+class StagingOutcome(TaskResult):
+    """Where DeployStaging (copy) and CheckStack (stack) leave the staging distribution."""
+
+    done: bool
+    status: str
+    stagingDistributionId: str | None = None
+    # A policy the staging side already brings (stack output) or the primary already has (copy).
+    policyId: str | None = None

@@ -1,0 +1,100 @@
+"""DeployStagingStack (stack mode): create or update the staging stack; CheckStack waits for it."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from cfcd_common.aws import CLIENT_CONFIG, deadline_after, error_code, transient_aws_errors
+from cfcd_common.errors import StackFailed
+from cfcd_common.models import StackStaging, TaskRequest, TaskResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+cloudformation = boto3.client("cloudformation", config=CLIENT_CONFIG)
+
+
+class DeployStackRequest(TaskRequest):
+    staging: StackStaging
+    deployTimeoutSeconds: int
+
+
+class StackStarted(TaskResult):
+    stackName: str
+    operation: Literal["create", "update", "unchanged", "in-progress"]
+    deadline: int
+
+
+def stack_status(client: CloudFormationClient, name: str) -> str | None:
+    try:
+        return client.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+    except ClientError as error:
+        if error_code(error) == "ValidationError" and "does not exist" in str(error):
+            return None
+        raise
+
+
+@tracer.capture_method
+def start_stack(
+    client: CloudFormationClient, request: DeployStackRequest, role_arn: str | None
+) -> StackStarted:
+    staging = request.staging
+    # Same token for a retried invocation of the same execution: CloudFormation runs it once.
+    token = "cfcd-" + hashlib.sha256(request.executionArn.encode()).hexdigest()[:40]
+    args: dict[str, Any] = {
+        "StackName": staging.stackName,
+        "Parameters": [
+            {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(staging.parameters.items())
+        ],
+        "ClientRequestToken": token,
+        **(
+            {"TemplateURL": staging.templateUrl}
+            if staging.templateUrl
+            else {"TemplateBody": staging.templateBody}
+        ),
+    }
+    status = stack_status(client, staging.stackName)
+    operation: Literal["create", "update", "unchanged", "in-progress"]
+    if status is None:
+        client.create_stack(**args)
+        operation = "create"
+    elif status == "ROLLBACK_COMPLETE":
+        raise StackFailed(f"staging.stackName: {staging.stackName} is ROLLBACK_COMPLETE; delete it first")
+    elif status.endswith("_IN_PROGRESS"):
+        operation = "in-progress"  # our own earlier attempt, or someone else's: CheckStack waits for it
+    else:
+        try:
+            client.update_stack(**args)
+            operation = "update"
+        except ClientError as error:
+            if "No updates are to be performed" not in str(error):
+                raise
+            operation = "unchanged"
+    logger.info("staging stack started", extra={"stack": staging.stackName, "operation": operation})
+    return StackStarted(
+        stackName=staging.stackName,
+        operation=operation,
+        deadline=deadline_after(request.deployTimeoutSeconds),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@transient_aws_errors
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    role_arn = os.environ.get("STAGING_STACK_ROLE_ARN") or None
+    started = start_stack(cloudformation, DeployStackRequest.model_validate(event), role_arn)
+    metrics.add_metric(name="StagingStackDeployments", unit=MetricUnit.Count, value=1)
+    return started.model_dump()

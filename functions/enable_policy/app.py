@@ -1,0 +1,82 @@
+"""EnableContinuousDeployment: staging may read the bucket, the policy points at it, is attached and on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cfcd_common.aws import CLIENT_CONFIG, deadline_after, transient_aws_errors
+from cfcd_common.cloudfront import (
+    allow_distribution_in_bucket_policy,
+    attach_policy,
+    enable_policy,
+    get_distribution,
+    s3_buckets_behind_oac,
+)
+from cfcd_common.models import TaskRequest, TaskResult, Traffic
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_s3 import S3Client
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
+s3 = boto3.client("s3", config=CLIENT_CONFIG)
+
+
+class EnablePolicyRequest(TaskRequest):
+    primaryDistributionId: str
+    stagingDistributionId: str
+    policyId: str | None
+    traffic: Traffic | None
+    deployTimeoutSeconds: int
+
+
+class PolicyEnabled(TaskResult):
+    policyId: str
+    stagingDistributionId: str
+    stagingDomainName: str
+    traffic: Traffic  # the policy's traffic, also when a staging stack brought the policy
+    bucketsAllowed: list[str]
+    deadline: int  # for WaitForDeployed
+
+
+@tracer.capture_method
+def enable(
+    cloudfront_client: CloudFrontClient, s3_client: S3Client, request: EnablePolicyRequest
+) -> PolicyEnabled:
+    staging = get_distribution(cloudfront_client, request.stagingDistributionId)
+    allowed = [
+        bucket
+        for bucket in s3_buckets_behind_oac(staging.config)
+        if allow_distribution_in_bucket_policy(s3_client, bucket, staging.arn)
+    ]
+    primary = get_distribution(cloudfront_client, request.primaryDistributionId)
+    known_policy = request.policyId or primary.config.get("ContinuousDeploymentPolicyId") or None
+    policy_id, traffic = enable_policy(cloudfront_client, known_policy, staging.domain_name, request.traffic)
+    attached = attach_policy(cloudfront_client, primary.id, policy_id)
+    logger.info("policy enabled", extra={"policy": policy_id, "attachedNow": attached, "buckets": allowed})
+    return PolicyEnabled(
+        policyId=policy_id,
+        stagingDistributionId=staging.id,
+        stagingDomainName=staging.domain_name,
+        traffic=traffic,
+        bucketsAllowed=allowed,
+        deadline=deadline_after(request.deployTimeoutSeconds),
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@transient_aws_errors
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    enabled = enable(cloudfront, s3, EnablePolicyRequest.model_validate(event))
+    metrics.add_metric(name="PoliciesEnabled", unit=MetricUnit.Count, value=1)
+    return enabled.model_dump(mode="json")

@@ -1,0 +1,79 @@
+"""ProbeStaging and VerifyPrimary: HTTP checks through the primary's domain.
+
+Staging mode answers "ready" or "wait N seconds" (CloudFront may take minutes to propagate and
+may send all traffic to the primary under load) and fails with ProbeFailed at the deadline.
+Primary mode runs once, after promotion is Deployed and the cache invalidated: VerifyFailed.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field, TypeAdapter
+
+from cfcd_common.aws import now
+from cfcd_common.errors import ProbeFailed, VerifyFailed
+from cfcd_common.models import Probe, ProbeReport, TaskRequest, Traffic
+from cfcd_common.probing import Fetch, http_fetcher, next_wait_seconds, probe_staging, verify_primary
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+class StagingProbeRequest(TaskRequest):
+    mode: Literal["staging"]
+    domainName: str
+    probe: Probe
+    traffic: Traffic
+    pollSeconds: int
+    startedAt: int
+    deadline: int
+
+
+class PrimaryProbeRequest(TaskRequest):
+    mode: Literal["primary"]
+    domainName: str
+    probe: Probe
+
+
+ProbeRequest = Annotated[StagingProbeRequest | PrimaryProbeRequest, Field(discriminator="mode")]
+parse_request: TypeAdapter[StagingProbeRequest | PrimaryProbeRequest] = TypeAdapter(ProbeRequest)
+
+
+class ProbeOutcome(ProbeReport):
+    ready: bool
+    nextWaitSeconds: int
+
+
+@tracer.capture_method
+def run_probe(fetch: Fetch, request: StagingProbeRequest | PrimaryProbeRequest, at: int) -> ProbeOutcome:
+    if isinstance(request, PrimaryProbeRequest):
+        report = verify_primary(fetch, request.probe)
+        if not report.ok:
+            raise VerifyFailed(f"{report.summary} ({report.checks[0].detail})")
+        return ProbeOutcome(**dict(report), ready=True, nextWaitSeconds=0)
+    report = probe_staging(fetch, request.probe, request.traffic)
+    if report.ok:
+        return ProbeOutcome(**dict(report), ready=True, nextWaitSeconds=0)
+    if at >= request.deadline:
+        details = "; ".join(f"{c.description}: {c.detail}" for c in report.checks if not c.passed)
+        raise ProbeFailed(f"{report.summary} after timing.probeTimeoutSeconds ({details})")
+    wait = next_wait_seconds(request.pollSeconds, request.startedAt, request.deadline, at)
+    return ProbeOutcome(**dict(report), ready=False, nextWaitSeconds=wait)
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = parse_request.validate_python(event)
+    fetch = http_fetcher(request.domainName, os.environ.get("CFCD_EDGE_ENDPOINT") or None)
+    outcome = run_probe(fetch, request, now())
+    metrics.add_metric(name=f"{request.mode.capitalize()}Probes", unit=MetricUnit.Count, value=1)
+    logger.info(outcome.summary, extra={"ready": outcome.ready, "nextWaitSeconds": outcome.nextWaitSeconds})
+    return outcome.model_dump()

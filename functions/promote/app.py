@@ -1,0 +1,53 @@
+"""Promote: copy the staging config onto the primary (UpdateDistributionWithStagingConfig)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.cloudfront import promote
+from cfcd_common.models import TaskRequest, TaskResult
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
+
+
+class PromoteRequest(TaskRequest):
+    primaryDistributionId: str
+    stagingDistributionId: str
+    deployTimeoutSeconds: int
+
+
+class Promoted(TaskResult):
+    promotedAt: int
+    deadline: int  # for WaitForPromotion
+
+
+@tracer.capture_method
+def promote_staging(client: CloudFrontClient, request: PromoteRequest) -> Promoted:
+    promote(client, request.primaryDistributionId, request.stagingDistributionId)
+    promoted_at = now()
+    logger.info(
+        "promoted", extra={"primary": request.primaryDistributionId, "staging": request.stagingDistributionId}
+    )
+    return Promoted(promotedAt=promoted_at, deadline=promoted_at + request.deployTimeoutSeconds)
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@transient_aws_errors
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    promoted = promote_staging(cloudfront, PromoteRequest.model_validate(event))
+    metrics.add_metric(name="Promotions", unit=MetricUnit.Count, value=1)
+    return promoted.model_dump()

@@ -1,0 +1,64 @@
+"""ValidateInput: refuse a bad release before anything in AWS changes.
+
+Read-only: parses the input against the contract and looks the primary distribution up.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from cfcd_common.aws import CLIENT_CONFIG, error_code, transient_aws_errors
+from cfcd_common.cloudfront import get_distribution
+from cfcd_common.errors import InvalidInput
+from cfcd_common.models import DeploymentInput, TaskRequest, parse_deployment_input
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudfront import CloudFrontClient
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
+
+
+class ValidateRequest(TaskRequest):
+    executionName: str
+    input: Any
+
+
+class ValidatedDeployment(DeploymentInput):
+    """The input with every default filled in, plus what later states need about the primary."""
+
+    primaryDomainName: str
+
+
+@tracer.capture_method
+def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDeployment:
+    deployment = parse_deployment_input(request.input).with_release_label(request.executionName)
+    try:
+        primary = get_distribution(client, deployment.primaryDistributionId)
+    except ClientError as error:
+        if error_code(error) == "NoSuchDistribution":
+            raise InvalidInput(
+                f"primaryDistributionId: no distribution {deployment.primaryDistributionId}"
+            ) from None
+        raise
+    if primary.config.get("Staging"):
+        raise InvalidInput(f"primaryDistributionId: {primary.id} is a staging distribution")
+    return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name)
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@transient_aws_errors
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    validated = validate(cloudfront, ValidateRequest.model_validate(event))
+    metrics.add_metric(name="ReleasesValidated", unit=MetricUnit.Count, value=1)
+    return validated.model_dump(mode="json")

@@ -1,0 +1,126 @@
+"""Fixtures shared by every test level.
+
+``local_cloud`` (session) runs ``cfcd local up --seed-site`` as a subprocess, exactly as a user
+would, and hands out a :class:`LocalCloudHandle`; ``cloud`` (per test) is the same handle with
+faults, origin faults, recorded calls and the propagation delay reset around the test. Only tests
+that ask for them start the cloud (statemachine, e2e, faults levels). ``CFCD_TEST_TEMPLATE``
+deploys another template instead of the repository's ``template.yaml``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from cfcd.local.cloud import LOCAL_JSON, LocalCloudInfo
+from cfcd.local.faults import FaultsClient
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STARTUP_DEADLINE_SECONDS = 90.0
+STOP_DEADLINE_SECONDS = 20.0
+# Long enough to see InProgress -> Deployed, short enough for quick runs.
+TEST_PROPAGATION_SECONDS = 1.0
+REGION = "us-east-1"
+
+
+@dataclass
+class LocalCloudHandle:
+    info: LocalCloudInfo
+    state_dir: Path
+    faults: FaultsClient
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(
+            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+        )
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        return self.session().client(service, endpoint_url=self.info.aws_endpoint, **kwargs)  # type: ignore[call-overload]
+
+    def resource(self, service: str) -> Any:
+        return self.session().resource(service, endpoint_url=self.info.aws_endpoint)  # type: ignore[call-overload]
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.state_dir / "mail"
+
+
+def _start_local_cloud(state_dir: Path) -> subprocess.Popen[bytes]:
+    log = (state_dir / "local-up.log").open("wb")
+    command = [
+        sys.executable,
+        "-m",
+        "cfcd",
+        "local",
+        "up",
+        "--seed-site",
+        "--state-dir",
+        str(state_dir),
+        "--port",
+        "0",
+        "--propagation-seconds",
+        str(TEST_PROPAGATION_SECONDS),
+        "--template",
+        os.environ.get("CFCD_TEST_TEMPLATE", str(REPO_ROOT / "template.yaml")),
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    return subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def _wait_for_local_json(process: subprocess.Popen[bytes], state_dir: Path) -> LocalCloudInfo:
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    target = state_dir / LOCAL_JSON
+    while not target.exists():
+        if process.poll() is not None:
+            output = (state_dir / "local-up.log").read_text(errors="replace")
+            raise RuntimeError(f"cfcd local up exited with {process.returncode}:\n{output[-4000:]}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {target} within {STARTUP_DEADLINE_SECONDS:.0f} s")
+        time.sleep(0.05)
+    return LocalCloudInfo.model_validate_json(target.read_text())
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_DEADLINE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=STOP_DEADLINE_SECONDS)
+
+
+@pytest.fixture(scope="session")
+def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudHandle]:
+    state_dir = tmp_path_factory.mktemp("cfcd-state")
+    process = _start_local_cloud(state_dir)
+    try:
+        info = _wait_for_local_json(process, state_dir)
+        yield LocalCloudHandle(info=info, state_dir=state_dir, faults=FaultsClient(info.faults_endpoint))
+    finally:
+        _stop(process)
+
+
+@pytest.fixture
+def cloud(local_cloud: LocalCloudHandle) -> Iterator[LocalCloudHandle]:
+    """The session's local cloud with no faults pending and a fresh call record."""
+    local_cloud.faults.reset()
+    local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
+    yield local_cloud
+    local_cloud.faults.reset()
+    local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)

@@ -1,0 +1,215 @@
+"""Builders shared by the approval unit tests (moto resources, events, a Lambda context)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import io
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from aws_lambda_powertools import Logger
+from botocore.stub import Stubber
+
+from cfcd_common.approvals import (
+    ApprovalRequest,
+    ApprovalSummary,
+    ConfigChange,
+    ProbeCheck,
+    ProbeResult,
+    TrafficSummary,
+    create_request,
+)
+
+REGION = "us-east-1"
+EVENTS = Path(__file__).resolve().parents[1] / "events"
+EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:cfcd-deployment:release-2-0-0"
+# Looks like a real token and is unique enough to be searched for in mails, pages and logs.
+TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAf4rS0f4KEn0Ex4mpl3T4skT0k3nNeverMa1lThis=="
+
+
+def use_fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto intercepts only requests to AWS hosts: no endpoint override, fake credentials."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("CFCD_EDGE_ENDPOINT", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "cfcd-test")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+
+
+def create_table(dynamodb: Any, name: str = "cfcd-test") -> Any:
+    """The table of the plan: key pk, TTL expiresAt, GSI byExecution (projection ALL)."""
+    table = dynamodb.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "executionArn", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byExecution",
+                "KeySchema": [{"AttributeName": "executionArn", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    table.meta.client.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
+    )
+    return table
+
+
+def create_signing_secret(secretsmanager: Any) -> tuple[str, bytes]:
+    key = secrets.token_urlsafe(48)
+    arn = secretsmanager.create_secret(Name="cfcd-approval-signing-key", SecretString=key)["ARN"]
+    return arn, key.encode()
+
+
+def sample_summary(**changes: Any) -> ApprovalSummary:
+    summary = ApprovalSummary(
+        release="2.0.0",
+        execution_name="release-2-0-0",
+        primary_distribution_id="E2QWRUHAPOMQZL",
+        staging_distribution_id="E3STAGINGCOPY1",
+        primary_domain_name="d111111abcdef8.cloudfront.net",
+        changes=[ConfigChange(path="Origins.Items[0].OriginPath", before="/1.0.0", after="/2.0.0")],
+        probe=ProbeResult(
+            ok=True,
+            summary="staging: all 2 checks passed",
+            checks=[
+                ProbeCheck(
+                    description="staging marker with header", status=200, passed=True, detail="v2 App"
+                ),
+                ProbeCheck(description="primary unchanged", status=200, passed=True, detail="v1 App"),
+            ],
+        ),
+        traffic=TrafficSummary(type="SingleHeader", header="aws-cf-cd-env", value="staging"),
+    )
+    return summary.model_copy(update=changes)
+
+
+def store_request(
+    table: Any, *, now: int, timeout_seconds: int = 3600, **summary_changes: Any
+) -> ApprovalRequest:
+    return create_request(
+        table,
+        task_token=TASK_TOKEN,
+        execution_arn=EXECUTION_ARN,
+        timeout_seconds=timeout_seconds,
+        summary=sample_summary(**summary_changes),
+        now=now,
+    )
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
+
+
+def get_event(query: dict[str, str]) -> dict[str, Any]:
+    """A Function URL GET of the approval page with the given query."""
+    event = copy.deepcopy(load_event("approval_get.json"))
+    event["queryStringParameters"] = query
+    event["rawQueryString"] = urlencode(query)
+    return event
+
+
+def post_event(form: dict[str, str], **headers: str | None) -> dict[str, Any]:
+    """A Function URL POST of the form (base64 body, as Function URLs deliver forms)."""
+    event = copy.deepcopy(load_event("approval_post.json"))
+    event["body"] = base64.b64encode(urlencode(form).encode()).decode()
+    for name, value in headers.items():
+        header = name.replace("_", "-")
+        if value is None:
+            event["headers"].pop(header, None)
+        else:
+            event["headers"][header] = value
+    return event
+
+
+@contextmanager
+def captured_logs(logger: Logger) -> Iterator[io.StringIO]:
+    """Everything a module's Powertools Logger writes (JSON lines), whatever sys.stdout is now."""
+    handler = logger.registered_handler
+    stream = io.StringIO()
+    previous = handler.setStream(stream)  # type: ignore[attr-defined]
+    try:
+        yield stream
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "cfcd-test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cfcd-test-function"
+    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
+
+
+def create_distribution(cloudfront: Any, origin_path: str, comment: str) -> tuple[str, str]:
+    """A moto distribution serving the site bucket at `origin_path`; returns (id, domain)."""
+    created = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": f"{comment}-{secrets.token_hex(4)}",
+            "Comment": comment,
+            "Enabled": True,
+            "DefaultRootObject": "index.html",
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "site",
+                        "DomainName": "site-bucket.s3.us-east-1.amazonaws.com",
+                        "OriginPath": origin_path,
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "site",
+                "ViewerProtocolPolicy": "redirect-to-https",
+                "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",
+            },
+        }
+    )["Distribution"]
+    return created["Id"], created["DomainName"]
+
+
+class StepFunctionsSpy:
+    """Step Functions for decisions: SendTask* answers are queued explicitly, every call recorded.
+
+    Any call that was not queued fails the test (botocore's Stubber raises UnStubbedResponseError),
+    which is how "no second SendTaskSuccess" and "GET calls nothing" are proven.
+    """
+
+    def __init__(self, sfn: Any) -> None:
+        self.client = sfn
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        sfn.meta.events.register("before-parameter-build.sfn", self._record)
+        self._stubber = Stubber(sfn)
+        self._stubber.activate()
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.calls.append((model.name, dict(params)))
+
+    def will_accept(self, operation: str) -> None:
+        self._stubber.add_response(operation, {}, None)
+
+    def will_fail(self, operation: str, code: str) -> None:
+        self._stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+
+    def close(self) -> None:
+        self._stubber.deactivate()

@@ -1,0 +1,164 @@
+"""Fixtures of the CLI tests: moto in-process with the ASL interpreter on, a test state machine."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import click
+import pytest
+from click.testing import CliRunner
+from moto import mock_aws
+
+from cfcd.cli import decide_cmd, deploy_cmd, history_cmd, mail_cmd, status_cmd
+from tests.unit.approval_support import create_table, use_fake_aws
+
+ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-test"
+DEADLINE_SECONDS = 10.0
+POLL_SECONDS = 0.05
+FIXTURES = Path(__file__).parent / "fixtures"
+
+VALID_INPUT: dict[str, Any] = {
+    "primaryDistributionId": "E2QWRUHAPOMQZL",
+    "staging": {"mode": "copy", "overrides": {"originPath": "/2.0.0"}},
+    "traffic": {"type": "SingleHeader", "header": "aws-cf-cd-env", "value": "staging"},
+    "probe": {"path": "/index.html", "expect": {"status": 200, "bodyContains": "v2 App"}},
+    "approval": {"timeoutSeconds": 600},
+    "timing": {"pollSeconds": 1, "deployTimeoutSeconds": 60, "probeTimeoutSeconds": 60},
+}
+
+
+def passing_definition() -> dict[str, Any]:
+    """The workflow's shape with Pass states only: it runs to SUCCEEDED at once."""
+    return {
+        "StartAt": "ValidateInput",
+        "States": {
+            "ValidateInput": {"Type": "Pass", "Next": "AcquireLock"},
+            "AcquireLock": {"Type": "Pass", "Next": "Promote"},
+            "Promote": {"Type": "Pass", "Next": "ReleaseLock"},
+            "ReleaseLock": {"Type": "Pass", "End": True},
+        },
+    }
+
+
+def failing_definition() -> dict[str, Any]:
+    return {
+        "StartAt": "ValidateInput",
+        "States": {
+            "ValidateInput": {"Type": "Pass", "Next": "ProbeFailedHere"},
+            "ProbeFailedHere": {"Type": "Fail", "Error": "ProbeFailed", "Cause": "staging answered 500"},
+        },
+    }
+
+
+def approval_definition(queue_url: str) -> dict[str, Any]:
+    """A callback task like RequestApproval; SQS stands in for the Lambda (moto runs no Lambda
+    in-process) and hands the test the task token, as the real function stores it in DynamoDB."""
+    return {
+        "StartAt": "ValidateInput",
+        "States": {
+            "ValidateInput": {"Type": "Pass", "Next": "RequestApproval"},
+            "RequestApproval": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {
+                    "QueueUrl": queue_url,
+                    "MessageBody": {"taskToken.$": "$$.Task.Token", "executionArn.$": "$$.Execution.Id"},
+                },
+                "Catch": [{"ErrorEquals": ["DeploymentRejected"], "Next": "DisableContinuousDeployment"}],
+                "Next": "Promote",
+            },
+            "Promote": {"Type": "Pass", "End": True},
+            "DisableContinuousDeployment": {"Type": "Pass", "Next": "Rejected"},
+            "Rejected": {"Type": "Fail", "Error": "DeploymentRejected", "Cause": "the release was rejected"},
+        },
+    }
+
+
+@dataclass
+class FakeAws:
+    """moto's in-process AWS with clients for assertions."""
+
+    sfn: Any
+    sqs: Any
+    dynamodb: Any
+
+    def state_machine(self, name: str, definition: dict[str, Any]) -> str:
+        arn: str = self.sfn.create_state_machine(
+            name=name, definition=json.dumps(definition), roleArn=ROLE_ARN
+        )["stateMachineArn"]
+        return arn
+
+    def wait_until_finished(self, execution_arn: str) -> dict[str, Any]:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(POLL_SECONDS)
+        raise AssertionError(f"{execution_arn} still RUNNING after {DEADLINE_SECONDS} s")
+
+    def wait_for_message(self, queue_url: str) -> dict[str, Any]:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            messages = self.sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", [])
+            if messages:
+                body: dict[str, Any] = json.loads(messages[0]["Body"])
+                return body
+            time.sleep(POLL_SECONDS)
+        raise AssertionError(f"no callback message on {queue_url} within {DEADLINE_SECONDS} s")
+
+    def stop_running(self) -> None:
+        for machine in self.sfn.list_state_machines()["stateMachines"]:
+            arn = machine["stateMachineArn"]
+            for execution in self.sfn.list_executions(stateMachineArn=arn, statusFilter="RUNNING")[
+                "executions"
+            ]:
+                self.sfn.stop_execution(executionArn=execution["executionArn"])
+
+
+@pytest.fixture
+def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeAws]:
+    use_fake_aws(monkeypatch)
+    for name in ("CFCD_STATE_DIR", "CFCD_STATE_MACHINE_ARN", "CFCD_TABLE_NAME", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .cfcd/local.json of a developer's local cloud
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        aws = FakeAws(
+            sfn=boto3.client("stepfunctions"),
+            sqs=boto3.client("sqs"),
+            dynamodb=boto3.resource("dynamodb"),
+        )
+        yield aws
+        aws.stop_running()  # no interpreter thread outlives the mock
+
+
+@pytest.fixture
+def cli() -> click.Group:
+    """The commands of this package on a group of their own (the real `main` is assembled in
+    cfcd/cli/__init__.py from the same register functions)."""
+    group = click.Group("cfcd")
+    for module in (deploy_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd):
+        module.register(group)
+    return group
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def approval_table(fake_aws: FakeAws) -> Any:
+    return create_table(fake_aws.dynamodb)
+
+
+def write_input(directory: Path, data: dict[str, Any], name: str = "release.json") -> Path:
+    path = directory / name
+    path.write_text(json.dumps(data))
+    return path

@@ -1,0 +1,322 @@
+"""Distributions, staging copies, promotion, ETags and propagation, through a real boto3 client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from cfcd.local import cloudfront
+from tests.unit.local.test_cloudfront_policies import (
+    distribution_config,
+    error_code,
+    header_policy,
+    make_primary,
+    make_staging,
+)
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture
+def client() -> Iterator[Any]:
+    cloudfront.install()
+    cloudfront.set_propagation_seconds(0)
+    with mock_aws():
+        yield boto3.client("cloudfront", region_name="us-east-1")
+    cloudfront.set_propagation_seconds(0)
+
+
+def attach_policy(client: Any, primary_id: str, staging_domain: str) -> tuple[str, str]:
+    """Create a header policy for the staging distribution and attach it; (policy id, primary ETag)."""
+    policy_id = client.create_continuous_deployment_policy(
+        ContinuousDeploymentPolicyConfig=header_policy(staging_domain)
+    )["ContinuousDeploymentPolicy"]["Id"]
+    current = client.get_distribution_config(Id=primary_id)
+    config = {**current["DistributionConfig"], "ContinuousDeploymentPolicyId": policy_id}
+    updated = client.update_distribution(Id=primary_id, IfMatch=current["ETag"], DistributionConfig=config)
+    return policy_id, updated["ETag"]
+
+
+def wait_for(predicate: Any, deadline_seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + deadline_seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        time.sleep(0.05)
+
+
+def test_staging_and_policy_id_are_kept_in_configs(client: Any) -> None:
+    # Given a distribution created with Staging false (moto alone drops the field)
+    primary = make_primary(client)
+
+    # When its config is read back
+    config = client.get_distribution_config(Id=primary["Id"])["DistributionConfig"]
+
+    # Then Staging and ContinuousDeploymentPolicyId are there, as CloudFront returns them
+    assert config["Staging"] is False
+    assert config["ContinuousDeploymentPolicyId"] == ""
+    staging = make_staging(client, primary["Id"], "staging")
+    assert client.get_distribution_config(Id=staging["Id"])["DistributionConfig"]["Staging"] is True
+
+
+def test_every_change_gets_a_new_etag_and_stale_or_missing_ones_are_refused(client: Any) -> None:
+    primary = make_primary(client)
+    first = client.get_distribution_config(Id=primary["Id"])
+    config = {**first["DistributionConfig"], "Comment": "changed"}
+
+    updated = client.update_distribution(Id=primary["Id"], IfMatch=first["ETag"], DistributionConfig=config)
+
+    assert updated["ETag"] != first["ETag"]
+    assert client.get_distribution(Id=primary["Id"])["ETag"] == updated["ETag"]
+    with pytest.raises(ClientError) as stale:
+        client.update_distribution(Id=primary["Id"], IfMatch=first["ETag"], DistributionConfig=config)
+    assert error_code(stale) == "PreconditionFailed"
+    for garbled in ("", "not an etag!"):
+        with pytest.raises(ClientError) as invalid:
+            client.update_distribution(Id=primary["Id"], IfMatch=garbled, DistributionConfig=config)
+        assert error_code(invalid) == "InvalidIfMatchVersion"
+    with pytest.raises(ClientError) as stale_delete:
+        client.delete_distribution(Id=primary["Id"], IfMatch=first["ETag"])
+    assert error_code(stale_delete) == "PreconditionFailed"
+
+
+def test_copy_distribution_makes_a_staging_copy_without_aliases(client: Any) -> None:
+    # Given a primary with a CNAME
+    created = client.create_distribution(
+        DistributionConfig=distribution_config("p", aliases=["www.example.com"])
+    )
+    primary_id, etag = created["Distribution"]["Id"], created["ETag"]
+
+    # When it is copied with a stale ETag, Then the copy is refused
+    with pytest.raises(ClientError) as stale:
+        client.copy_distribution(
+            PrimaryDistributionId=primary_id, Staging=True, IfMatch="E0STALE0ETAG00", CallerReference="s"
+        )
+    assert error_code(stale) == "PreconditionFailed"
+
+    # When it is copied with its ETag
+    copied = client.copy_distribution(
+        PrimaryDistributionId=primary_id, Staging=True, IfMatch=etag, CallerReference="s"
+    )
+
+    # Then the copy is a staging distribution with the primary's origins and no CNAME
+    config = copied["Distribution"]["DistributionConfig"]
+    assert config["Staging"] is True
+    assert config["Aliases"] == {"Quantity": 0}
+    assert config["Origins"] == created["Distribution"]["DistributionConfig"]["Origins"]
+    assert copied["Distribution"]["Id"] != primary_id
+
+
+def test_staging_distributions_reject_aliases(client: Any) -> None:
+    staging = make_staging(client, make_primary(client)["Id"], "staging")
+    current = client.get_distribution_config(Id=staging["Id"])
+    config = {**current["DistributionConfig"], "Aliases": {"Quantity": 1, "Items": ["staging.example.com"]}}
+
+    with pytest.raises(ClientError) as refused:
+        client.update_distribution(Id=staging["Id"], IfMatch=current["ETag"], DistributionConfig=config)
+
+    assert error_code(refused) == "InvalidArgument"
+
+
+def test_twenty_staging_distributions_per_account(client: Any) -> None:
+    primary = make_primary(client)
+    for n in range(20):
+        make_staging(client, primary["Id"], f"staging-{n}")
+
+    with pytest.raises(ClientError) as refused:
+        make_staging(client, primary["Id"], "staging-20")
+
+    assert error_code(refused) == "TooManyDistributions"
+
+
+def test_promotion_copies_staging_onto_primary_and_disables_the_policy(client: Any) -> None:
+    # Given a primary with a CNAME, a staging copy serving /2.0.0 and an attached policy
+    created = client.create_distribution(
+        DistributionConfig=distribution_config("p", aliases=["www.example.com"])
+    )
+    primary_id = created["Distribution"]["Id"]
+    staging = make_staging(client, primary_id, "staging")
+    staging_config = client.get_distribution_config(Id=staging["Id"])
+    changed = staging_config["DistributionConfig"]
+    changed["Origins"]["Items"][0]["OriginPath"] = "/2.0.0"
+    staging_etag = client.update_distribution(
+        Id=staging["Id"], IfMatch=staging_config["ETag"], DistributionConfig=changed
+    )["ETag"]
+    policy_id, primary_etag = attach_policy(client, primary_id, staging["DomainName"])
+
+    # When the IfMatch is not the pair of ETags, Then promotion is refused
+    with pytest.raises(ClientError) as single:
+        client.update_distribution_with_staging_config(
+            Id=primary_id, StagingDistributionId=staging["Id"], IfMatch=primary_etag
+        )
+    assert error_code(single) == "InvalidIfMatchVersion"
+    with pytest.raises(ClientError) as stale:
+        client.update_distribution_with_staging_config(
+            Id=primary_id, StagingDistributionId=staging["Id"], IfMatch=f"{primary_etag}, {staging['Id']}"
+        )
+    assert error_code(stale) == "PreconditionFailed"
+
+    # When it is promoted with both ETags
+    promoted = client.update_distribution_with_staging_config(
+        Id=primary_id, StagingDistributionId=staging["Id"], IfMatch=f"{primary_etag}, {staging_etag}"
+    )
+
+    # Then the primary serves the staging config but keeps its CNAME, policy and primary flag
+    config = promoted["Distribution"]["DistributionConfig"]
+    assert promoted["Distribution"]["Status"] == "InProgress"
+    assert config["Origins"]["Items"][0]["OriginPath"] == "/2.0.0"
+    assert config["Aliases"] == {"Quantity": 1, "Items": ["www.example.com"]}
+    assert config["ContinuousDeploymentPolicyId"] == policy_id
+    assert config["Staging"] is False
+    assert config["CallerReference"] == "p"
+    policy = client.get_continuous_deployment_policy_config(Id=policy_id)["ContinuousDeploymentPolicyConfig"]
+    assert policy["Enabled"] is False
+    # and the staging distribution is left as it was, to be reused
+    assert client.get_distribution(Id=staging["Id"])["ETag"] == staging_etag
+
+
+def test_deleting_a_staging_distribution_a_policy_uses_is_refused(client: Any) -> None:
+    # Given a disabled staging distribution that a policy routes to
+    staging = make_staging(client, make_primary(client)["Id"], "staging")
+    client.create_continuous_deployment_policy(
+        ContinuousDeploymentPolicyConfig=header_policy(staging["DomainName"])
+    )
+    current = client.get_distribution_config(Id=staging["Id"])
+    disabled = client.update_distribution(
+        Id=staging["Id"],
+        IfMatch=current["ETag"],
+        DistributionConfig={**current["DistributionConfig"], "Enabled": False},
+    )
+
+    with pytest.raises(ClientError) as refused:
+        client.delete_distribution(Id=staging["Id"], IfMatch=disabled["ETag"])
+
+    assert error_code(refused) == "StagingDistributionInUse"
+
+
+def test_enabled_distribution_cannot_be_deleted(client: Any) -> None:
+    primary = make_primary(client)
+    current = client.get_distribution_config(Id=primary["Id"])
+
+    with pytest.raises(ClientError) as refused:
+        client.delete_distribution(Id=primary["Id"], IfMatch=current["ETag"])
+    assert error_code(refused) == "DistributionNotDisabled"
+
+    disabled = client.update_distribution(
+        Id=primary["Id"],
+        IfMatch=current["ETag"],
+        DistributionConfig={**current["DistributionConfig"], "Enabled": False},
+    )
+    client.delete_distribution(Id=primary["Id"], IfMatch=disabled["ETag"])
+    with pytest.raises(ClientError) as gone:
+        client.get_distribution(Id=primary["Id"])
+    assert error_code(gone) == "NoSuchDistribution"
+
+
+def test_unsupported_change_on_a_primary_with_a_policy_is_an_illegal_update(client: Any) -> None:
+    primary = make_primary(client)
+    staging = make_staging(client, primary["Id"], "staging")
+    _, etag = attach_policy(client, primary["Id"], staging["DomainName"])
+    config = client.get_distribution_config(Id=primary["Id"])["DistributionConfig"]
+    config["ViewerCertificate"] = {**config["ViewerCertificate"], "MinimumProtocolVersion": "TLSv1.2_2021"}
+
+    with pytest.raises(ClientError) as refused:
+        client.update_distribution(Id=primary["Id"], IfMatch=etag, DistributionConfig=config)
+
+    assert error_code(refused) == "IllegalUpdate"
+    assert "not supported for continuous deployment" in refused.value.response["Error"]["Message"]
+
+
+def test_a_policy_cannot_be_attached_to_a_staging_distribution(client: Any) -> None:
+    primary = make_primary(client)
+    staging = make_staging(client, primary["Id"], "staging")
+    policy_id = client.create_continuous_deployment_policy(
+        ContinuousDeploymentPolicyConfig=header_policy(staging["DomainName"])
+    )["ContinuousDeploymentPolicy"]["Id"]
+    current = client.get_distribution_config(Id=staging["Id"])
+
+    with pytest.raises(ClientError) as refused:
+        client.update_distribution(
+            Id=staging["Id"],
+            IfMatch=current["ETag"],
+            DistributionConfig={**current["DistributionConfig"], "ContinuousDeploymentPolicyId": policy_id},
+        )
+
+    assert error_code(refused) == "InvalidArgument"
+
+
+def test_every_change_is_in_progress_then_deployed(client: Any) -> None:
+    # Given no propagation delay
+    created = client.create_distribution(DistributionConfig=distribution_config("p"))
+
+    # Then the change is InProgress in its own response and Deployed right after
+    assert created["Distribution"]["Status"] == "InProgress"
+    assert client.get_distribution(Id=created["Distribution"]["Id"])["Distribution"]["Status"] == "Deployed"
+
+
+def test_propagation_delay_keeps_changes_in_progress(client: Any) -> None:
+    # Given a propagation delay
+    cloudfront.set_propagation_seconds(0.3)
+    created = client.create_distribution(DistributionConfig=distribution_config("p"))
+    distribution_id = created["Distribution"]["Id"]
+
+    # Then the distribution is InProgress until the delay has passed, then Deployed
+    assert client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "InProgress"
+    wait_for(lambda: client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "Deployed")
+    listed = client.list_distributions()["DistributionList"]["Items"]
+    assert [(d["Id"], d["Status"]) for d in listed] == [(distribution_id, "Deployed")]
+
+
+def test_policy_change_redeploys_the_primary(client: Any) -> None:
+    # Given a primary with an attached policy, deployed
+    primary = make_primary(client)
+    staging = make_staging(client, primary["Id"], "staging")
+    policy_id, _ = attach_policy(client, primary["Id"], staging["DomainName"])
+    cloudfront.set_propagation_seconds(0.3)
+
+    # When the policy is disabled
+    current = client.get_continuous_deployment_policy_config(Id=policy_id)
+    client.update_continuous_deployment_policy(
+        Id=policy_id,
+        IfMatch=current["ETag"],
+        ContinuousDeploymentPolicyConfig={**current["ContinuousDeploymentPolicyConfig"], "Enabled": False},
+    )
+
+    # Then the primary is InProgress until the policy change is deployed
+    assert client.get_distribution(Id=primary["Id"])["Distribution"]["Status"] == "InProgress"
+    wait_for(lambda: client.get_distribution(Id=primary["Id"])["Distribution"]["Status"] == "Deployed")
+
+
+def test_invalidation_in_progress_then_completed(client: Any) -> None:
+    # Given a propagation delay and a distribution
+    cloudfront.set_propagation_seconds(0.3)
+    distribution_id = make_primary(client)["Id"]
+    batch = {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "release-2"}
+
+    # When an invalidation is created
+    created = client.create_invalidation(DistributionId=distribution_id, InvalidationBatch=batch)
+    invalidation_id = created["Invalidation"]["Id"]
+
+    # Then Get and List agree: InProgress, then Completed after the delay
+    assert created["Invalidation"]["Status"] == "InProgress"
+    assert (
+        client.get_invalidation(DistributionId=distribution_id, Id=invalidation_id)["Invalidation"]["Status"]
+        == "InProgress"
+    )
+
+    def completed() -> bool:
+        got = client.get_invalidation(DistributionId=distribution_id, Id=invalidation_id)["Invalidation"]
+        listed = client.list_invalidations(DistributionId=distribution_id)["InvalidationList"]["Items"]
+        return bool(got["Status"] == "Completed" and [i["Status"] for i in listed] == ["Completed"])
+
+    wait_for(completed)
+    waiter = client.get_waiter("invalidation_completed")
+    waiter.wait(
+        DistributionId=distribution_id, Id=invalidation_id, WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+    )

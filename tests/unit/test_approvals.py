@@ -1,0 +1,424 @@
+"""The approval rules (cfcd_common.approvals): records, signed links, the single-use decision."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from cfcd_common.approvals import (
+    APPROVAL_KEY_PREFIX,
+    Action,
+    ApprovalStatus,
+    LinkCheck,
+    Outcome,
+    approval_link,
+    csrf_token,
+    decide,
+    find_pending,
+    get_request,
+    load_signing_key,
+    new_approval_id,
+    sign,
+    verify,
+    verify_csrf,
+)
+from cfcd_common.config_diff import diff_configs
+from tests.unit.approval_support import (
+    EXECUTION_ARN,
+    TASK_TOKEN,
+    StepFunctionsSpy,
+    create_table,
+    store_request,
+    use_fake_aws,
+)
+
+pytestmark = pytest.mark.unit
+
+KEY = b"k" * 48
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    use_fake_aws(monkeypatch)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def table(aws: None) -> Any:
+    return create_table(boto3.resource("dynamodb"))
+
+
+@pytest.fixture
+def sfn(aws: None) -> Iterator[StepFunctionsSpy]:
+    spy = StepFunctionsSpy(boto3.client("stepfunctions"))
+    yield spy
+    spy.close()
+
+
+def approve(table: Any, sfn: StepFunctionsSpy, approval_id: str, now: int, **overrides: Any) -> Any:
+    arguments: dict[str, Any] = {
+        "decided_by": "Alice",
+        "comment": "looks good",
+        "source_ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0",
+        "now": now,
+    }
+    arguments.update(overrides)
+    return decide(table, sfn.client, approval_id, "approve", **arguments)
+
+
+# --- signed links --------------------------------------------------------------------------------
+
+
+def test_a_signed_link_verifies_until_its_expiry() -> None:
+    # Given a link signed for an approval that expires in an hour
+    approval_id, expires_at, now = new_approval_id(), 1_800_000_000, 1_799_996_400
+    signature = sign(KEY, approval_id, expires_at)
+
+    # When it is checked before, at and after the expiry
+    # Then it is valid before and expired from the expiry on
+    assert verify(KEY, approval_id, expires_at, signature, now=now) is LinkCheck.VALID
+    assert verify(KEY, approval_id, expires_at, signature, now=expires_at) is LinkCheck.EXPIRED
+    assert verify(KEY, approval_id, expires_at, signature, now=expires_at + 1) is LinkCheck.EXPIRED
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        pytest.param(lambda i, e, s: (new_approval_id(), e, s), id="other id"),
+        pytest.param(lambda i, e, s: (i, e + 86400, s), id="later expiry"),
+        pytest.param(
+            lambda i, e, s: (i, e, s[:-1] + ("0" if s[-1] != "0" else "1")), id="one signature digit"
+        ),
+        pytest.param(lambda i, e, s: (i, e, s.upper()), id="signature case"),
+        pytest.param(lambda i, e, s: (i, e, ""), id="no signature"),
+        pytest.param(lambda i, e, s: (i, e, "é" * 64), id="non-ascii signature"),
+        pytest.param(lambda i, e, s: (i + "\nx", e, s), id="malformed id"),
+    ],
+)
+def test_a_tampered_link_is_forged_even_when_expired(tamper: Any) -> None:
+    # Given a valid link
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+    signature = sign(KEY, approval_id, expires_at)
+
+    # When any part of it is changed
+    tampered_id, tampered_exp, tampered_sig = tamper(approval_id, expires_at, signature)
+
+    # Then it is forged, before and after the deadline (tampering is never reported as "expired")
+    for now in (expires_at - 10, expires_at + 10):
+        assert verify(KEY, tampered_id, tampered_exp, tampered_sig, now=now) is LinkCheck.FORGED
+
+
+def test_a_link_signed_with_another_key_is_forged() -> None:
+    # Given a link signed with a different secret
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+    signature = sign(b"x" * 48, approval_id, expires_at)
+
+    # Then our key does not accept it
+    assert verify(KEY, approval_id, expires_at, signature, now=expires_at - 1) is LinkCheck.FORGED
+
+
+def test_the_form_token_is_not_the_link_signature() -> None:
+    # Given the signature and the form token of one approval
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+    signature, token = sign(KEY, approval_id, expires_at), csrf_token(KEY, approval_id, expires_at)
+
+    # Then they differ (different purposes) and each verifies only as itself
+    assert signature != token
+    assert verify_csrf(KEY, approval_id, expires_at, token)
+    assert not verify_csrf(KEY, approval_id, expires_at, signature)
+    assert not verify_csrf(KEY, approval_id, expires_at, "")
+    assert verify(KEY, approval_id, expires_at, token, now=expires_at - 1) is LinkCheck.FORGED
+
+
+def test_the_link_carries_id_expiry_signature_and_an_unsigned_intent() -> None:
+    # Given an approval id and its deadline
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+
+    # When its approve link is made for a Function URL
+    link = approval_link("https://abc.lambda-url.us-east-1.on.aws/", KEY, approval_id, expires_at, "approve")
+
+    # Then it is the URL with id, exp, sig and intent, and nothing else
+    signature = sign(KEY, approval_id, expires_at)
+    assert link == (
+        f"https://abc.lambda-url.us-east-1.on.aws/?id={approval_id}&exp={expires_at}&sig={signature}&intent=approve"
+    )
+
+
+def test_approval_ids_are_random_and_url_safe() -> None:
+    # When many ids are made
+    ids = {new_approval_id() for _ in range(1000)}
+
+    # Then they never repeat, carry at least 128 bits and need no URL escaping
+    assert len(ids) == 1000
+    assert all(len(i) >= 22 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+
+
+def test_a_short_signing_secret_is_refused(aws: None) -> None:
+    # Given a secret too short to be an HMAC key
+    secrets = boto3.client("secretsmanager")
+    arn = secrets.create_secret(Name="short", SecretString="tooshort")["ARN"]
+
+    # Then loading it fails instead of signing with a weak key
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        load_signing_key(secrets, arn)
+
+
+# --- records -------------------------------------------------------------------------------------
+
+
+def test_a_request_is_stored_pending_with_the_token_and_a_ttl_at_the_deadline(table: Any) -> None:
+    # Given the moment the approval is requested
+    now = int(time.time())
+
+    # When the request is stored with a one-hour timeout
+    request = store_request(table, now=now, timeout_seconds=3600)
+
+    # Then the item has the plan's schema: random id key, token, PENDING, TTL = deadline
+    item = table.get_item(Key={"pk": f"{APPROVAL_KEY_PREFIX}{request.approval_id}"})["Item"]
+    assert item["taskToken"] == TASK_TOKEN
+    assert item["status"] == "PENDING"
+    assert item["executionArn"] == EXECUTION_ARN
+    assert item["deadline"] == item["expiresAt"] == now + 3600
+    assert item["primaryDistributionId"] == "E2QWRUHAPOMQZL"
+    assert item["stagingDistributionId"] == "E3STAGINGCOPY1"
+    assert item["summary"]["changes"][0]["after"] == "/2.0.0"
+    # and the token stays out of the model's repr (logs)
+    assert TASK_TOKEN not in repr(request)
+    assert TASK_TOKEN not in request.model_dump_json()
+
+
+def test_find_pending_returns_the_newest_pending_request_of_the_execution(
+    table: Any, sfn: StepFunctionsSpy
+) -> None:
+    # Given an execution with a decided request and a newer pending one, and a lock item on the index
+    now = int(time.time())
+    decided = store_request(table, now=now - 100)
+    sfn.will_accept("send_task_success")
+    approve(table, sfn, decided.approval_id, now - 50)
+    pending = store_request(table, now=now)
+    table.put_item(Item={"pk": "lock#E2QWRUHAPOMQZL", "executionArn": EXECUTION_ARN, "expiresAt": now + 60})
+
+    # When the CLI looks the execution up
+    found = find_pending(table, EXECUTION_ARN)
+
+    # Then it gets the pending request, and nothing for an unknown execution
+    assert found is not None and found.approval_id == pending.approval_id
+    assert find_pending(table, EXECUTION_ARN + "-other") is None
+
+
+# --- decisions -----------------------------------------------------------------------------------
+
+
+def test_approve_records_the_decision_and_sends_task_success_once(table: Any, sfn: StepFunctionsSpy) -> None:
+    # Given a pending request
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_accept("send_task_success")
+
+    # When Alice approves it
+    decision = approve(table, sfn, request.approval_id, now + 5)
+
+    # Then Step Functions gets the token with the plan's output, once
+    assert decision.outcome is Outcome.DECIDED
+    assert [name for name, _ in sfn.calls] == ["SendTaskSuccess"]
+    params = sfn.calls[0][1]
+    assert params["taskToken"] == TASK_TOKEN
+    assert json.loads(params["output"]) == {
+        "approvalId": request.approval_id,
+        "decidedBy": "Alice",
+        "comment": "looks good",
+    }
+    # and who/when/what/where is recorded
+    stored = get_request(table, request.approval_id)
+    assert stored is not None
+    assert stored.status is ApprovalStatus.APPROVED
+    assert (stored.decided_by, stored.decided_at, stored.comment) == ("Alice", now + 5, "looks good")
+    assert (stored.source_ip, stored.user_agent) == ("203.0.113.7", "Mozilla/5.0")
+    assert stored.expires_at > stored.deadline  # the decision outlives the approval window
+
+
+def test_reject_sends_task_failure_deployment_rejected(table: Any, sfn: StepFunctionsSpy) -> None:
+    # Given a pending request
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_accept("send_task_failure")
+
+    # When Bob rejects it with a reason
+    decision = decide(
+        table,
+        sfn.client,
+        request.approval_id,
+        "reject",
+        decided_by="Bob",
+        comment="logo is wrong",
+        source_ip=None,
+        user_agent=None,
+        now=now + 1,
+    )
+
+    # Then the task fails with DeploymentRejected, naming who and why
+    assert decision.outcome is Outcome.DECIDED
+    assert [name for name, _ in sfn.calls] == ["SendTaskFailure"]
+    params = sfn.calls[0][1]
+    assert params["taskToken"] == TASK_TOKEN
+    assert params["error"] == "DeploymentRejected"
+    assert "Bob" in params["cause"] and "logo is wrong" in params["cause"]
+    stored = get_request(table, request.approval_id)
+    assert stored is not None and stored.status is ApprovalStatus.REJECTED
+
+
+@pytest.mark.parametrize("second", ["approve", "reject"])
+def test_a_replayed_decision_is_already_decided_and_calls_nothing(
+    table: Any, sfn: StepFunctionsSpy, second: Action
+) -> None:
+    # Given a request Alice approved
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_accept("send_task_success")
+    approve(table, sfn, request.approval_id, now + 1)
+
+    # When a second decision arrives (replayed POST, double click, the CLI)
+    replay = decide(
+        table,
+        sfn.client,
+        request.approval_id,
+        second,
+        decided_by="Mallory",
+        comment="",
+        source_ip=None,
+        user_agent=None,
+        now=now + 2,
+    )
+
+    # Then it is refused, names the first decision, and Step Functions heard only the first
+    assert replay.outcome is Outcome.ALREADY_DECIDED
+    assert "approved by Alice" in replay.message
+    assert len(sfn.calls) == 1
+    stored = get_request(table, request.approval_id)
+    assert stored is not None and stored.decided_by == "Alice"
+
+
+def test_a_decision_after_the_deadline_is_expired_and_calls_nothing(
+    table: Any, sfn: StepFunctionsSpy
+) -> None:
+    # Given a request whose deadline has passed (DynamoDB's TTL deletes lazily, so it is still there)
+    now = int(time.time())
+    request = store_request(table, now=now - 7200, timeout_seconds=3600)
+
+    # When someone approves it
+    decision = approve(table, sfn, request.approval_id, now)
+
+    # Then nothing is decided or sent
+    assert decision.outcome is Outcome.EXPIRED
+    assert sfn.calls == []
+    stored = get_request(table, request.approval_id)
+    assert stored is not None and stored.status is ApprovalStatus.PENDING and stored.decided_by is None
+
+
+@pytest.mark.parametrize("approval_id", [new_approval_id(), "not a valid id"])
+def test_an_unknown_approval_is_not_found(table: Any, sfn: StepFunctionsSpy, approval_id: str) -> None:
+    # When a decision names no stored approval
+    decision = approve(table, sfn, approval_id, int(time.time()))
+
+    # Then it is NOT_FOUND and nothing is written or sent
+    assert decision.outcome is Outcome.NOT_FOUND
+    assert sfn.calls == []
+    assert table.scan()["Items"] == []
+
+
+@pytest.mark.parametrize("error", ["TaskTimedOut", "TaskDoesNotExist", "InvalidToken"])
+def test_a_task_that_no_longer_waits_is_recorded_as_timed_out(
+    table: Any, sfn: StepFunctionsSpy, error: str
+) -> None:
+    # Given a pending request whose task Step Functions already timed out
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_fail("send_task_success", error)
+
+    # When Alice approves it
+    decision = approve(table, sfn, request.approval_id, now + 1)
+
+    # Then the outcome says the task is gone and the record keeps the late attempt
+    assert decision.outcome is Outcome.TASK_GONE
+    stored = get_request(table, request.approval_id)
+    assert stored is not None
+    assert stored.status is ApprovalStatus.TIMED_OUT and stored.decided_by == "Alice"
+    # and a later attempt is answered the same way without calling Step Functions again
+    assert approve(table, sfn, request.approval_id, now + 2).outcome is Outcome.TASK_GONE
+    assert len(sfn.calls) == 1
+
+
+def test_a_throttled_send_gives_the_claim_back_so_the_approver_can_retry(
+    table: Any, sfn: StepFunctionsSpy
+) -> None:
+    # Given Step Functions throttles the first SendTaskSuccess
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_fail("send_task_success", "ThrottlingException")
+
+    # When Alice approves, the error surfaces
+    with pytest.raises(Exception, match="ThrottlingException"):
+        approve(table, sfn, request.approval_id, now + 1)
+
+    # Then the request is pending again with no decision recorded
+    stored = get_request(table, request.approval_id)
+    assert stored is not None and stored.status is ApprovalStatus.PENDING
+    assert stored.decided_by is None and stored.expires_at == stored.deadline
+    # and a retry succeeds
+    sfn.will_accept("send_task_success")
+    assert approve(table, sfn, request.approval_id, now + 2).outcome is Outcome.DECIDED
+
+
+# --- the config diff -----------------------------------------------------------------------------
+
+
+def test_the_diff_shows_the_origin_path_and_ignores_fields_that_always_differ() -> None:
+    # Given a primary and its staging copy with a new origin path
+    primary = {
+        "CallerReference": "primary",
+        "Aliases": {"Quantity": 1, "Items": ["www.example.com"]},
+        "ContinuousDeploymentPolicyId": "policy-1",
+        "Staging": False,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "site", "OriginPath": "/1.0.0"}]},
+        "DefaultCacheBehavior": {"AllowedMethods": {"Items": ["GET", "HEAD"]}},
+    }
+    staging = {
+        "CallerReference": "staging-copy",
+        "Aliases": {"Quantity": 0},
+        "ContinuousDeploymentPolicyId": "",
+        "Staging": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "site", "OriginPath": "/2.0.0"}]},
+        "DefaultCacheBehavior": {"AllowedMethods": {"Items": ["GET", "HEAD", "OPTIONS"]}},
+        "Comment": "new",
+    }
+
+    # When they are compared
+    changes, omitted = diff_configs(primary, staging)
+
+    # Then only the real changes are listed, origins first, lists of scalars as one value
+    assert [(c.path, c.before, c.after) for c in changes] == [
+        ("Origins.Items[0].OriginPath", "/1.0.0", "/2.0.0"),
+        ("Comment", None, "new"),
+        ("DefaultCacheBehavior.AllowedMethods.Items", '["GET", "HEAD"]', '["GET", "HEAD", "OPTIONS"]'),
+    ]
+    assert omitted == 0
+
+
+def test_a_long_diff_is_cut_and_says_how_much_is_left_out() -> None:
+    # Given configs that differ in 60 fields
+    primary = {f"Field{i:02d}": "a" for i in range(60)}
+    staging = {f"Field{i:02d}": "b" for i in range(60)}
+
+    # When they are compared
+    changes, omitted = diff_configs(primary, staging, max_changes=50)
+
+    # Then 50 are shown and 10 counted
+    assert (len(changes), omitted) == (50, 10)

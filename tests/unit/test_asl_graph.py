@@ -1,0 +1,201 @@
+"""Properties of the state machine graph: rollback, lock release, retries, bounded loops."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+
+from tests.unit.conftest import load_asl
+
+pytestmark = pytest.mark.unit
+
+STATES: dict[str, dict[str, Any]] = load_asl()["States"]
+ENABLE = "EnableContinuousDeployment"
+ROLLBACK = "DisableContinuousDeployment"
+LAMBDA_TRANSIENT = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def function_of(name: str) -> str | None:
+    state = STATES[name]
+    if state["Type"] != "Task":
+        return None
+    return str(state["Parameters"]["FunctionName"]).removeprefix("${").removesuffix("FunctionArn}")
+
+
+RELEASES = {name for name in STATES if function_of(name) == "ReleaseLock"}
+CLEANUP = RELEASES | {ROLLBACK}
+
+
+def success_edges(name: str) -> list[str]:
+    state = STATES[name]
+    targets = [state["Next"]] if "Next" in state else []
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [state["Default"]] if "Default" in state else []
+    return targets
+
+
+def catch_edges(name: str) -> list[str]:
+    return [catcher["Next"] for catcher in STATES[name].get("Catch", [])]
+
+
+def reachable(starts: Iterable[str], edges: Any, avoid: frozenset[str] | set[str] = frozenset()) -> set[str]:
+    seen: set[str] = set()
+    todo = [start for start in starts if start not in avoid]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        todo += [target for target in edges(name) if target not in avoid and target not in seen]
+    return seen
+
+
+def all_edges(name: str) -> list[str]:
+    return success_edges(name) + catch_edges(name)
+
+
+def first_non_pass(name: str) -> str:
+    while STATES[name]["Type"] == "Pass":
+        name = STATES[name]["Next"]
+    return name
+
+
+def is_ending(name: str) -> bool:
+    state = STATES[name]
+    return state["Type"] in {"Succeed", "Fail"} or bool(state.get("End"))
+
+
+def test_every_state_is_reachable() -> None:
+    assert reachable([load_asl()["StartAt"]], all_edges) == set(STATES)
+
+
+def test_every_task_after_enabling_the_policy_rolls_back_on_any_failure() -> None:
+    # Given every Task on the way from EnableContinuousDeployment to the end of a release
+    after_enable = reachable([ENABLE], success_edges, avoid=CLEANUP)
+    tasks = [name for name in after_enable if STATES[name]["Type"] == "Task"]
+    assert {ENABLE, "RequestApproval", "Promote", "VerifyPrimary"} <= set(tasks)
+    for name in tasks:
+        # Then States.ALL is caught and every catcher leads to the rollback through no other Task
+        catchers = STATES[name].get("Catch", [])
+        assert any("States.ALL" in c["ErrorEquals"] for c in catchers), f"{name} lets a failure through"
+        for catcher in catchers:
+            assert first_non_pass(catcher["Next"]) == ROLLBACK, f"{name}: {catcher} skips the rollback"
+
+
+def test_approval_timeout_and_rejection_roll_back_with_their_own_error_names() -> None:
+    catchers = {tuple(c["ErrorEquals"]): c for c in STATES["RequestApproval"]["Catch"]}
+    timed_out = STATES[catchers[("States.Timeout",)]["Next"]]
+    assert timed_out["Type"] == "Pass" and timed_out["Parameters"]["Error"] == "ApprovalTimedOut"
+    assert timed_out["ResultPath"] == "$.error" and timed_out["Next"] == ROLLBACK
+    assert catchers[("DeploymentRejected",)]["Next"] == ROLLBACK
+    assert STATES["RequestApproval"]["TimeoutSecondsPath"] == "$.approval.timeoutSeconds"
+
+
+def test_every_ending_after_acquiring_the_lock_passes_through_release_lock() -> None:
+    # Given every state after a successful AcquireLock, walking success and Catch edges
+    after_lock = reachable(success_edges("AcquireLock"), all_edges)
+    assert after_lock >= RELEASES
+    # When the ReleaseLock states are taken out of the graph
+    without_release = reachable(success_edges("AcquireLock"), all_edges, avoid=RELEASES)
+    # Then no ending is left
+    assert [name for name in without_release if is_ending(name)] == []
+    # And no Task in between can fail past a Catch, no Choice can fall through
+    for name in without_release:
+        state = STATES[name]
+        if state["Type"] == "Task":
+            assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), name
+        if state["Type"] == "Choice":
+            assert "Default" in state, name
+
+
+def test_the_original_error_survives_rollback_and_is_the_executions_error() -> None:
+    for name, state in STATES.items():
+        for catcher in state.get("Catch", []):
+            # The first failure lands in $.error; failures while cleaning up go elsewhere.
+            expected = "$.error" if name not in CLEANUP else None
+            if expected:
+                assert catcher["ResultPath"] == expected, name
+            else:
+                assert catcher["ResultPath"] != "$.error", name
+        if state["Type"] == "Task" and name in CLEANUP:
+            assert state.get("ResultPath") != "$.error"
+    failed = STATES["DeploymentFailed"]
+    assert failed["Type"] == "Fail"
+    assert (failed["ErrorPath"], failed["CausePath"]) == ("$.error.Error", "$.error.Cause")
+
+
+def test_every_task_retries_named_transient_errors_with_backoff() -> None:
+    for name, state in STATES.items():
+        if state["Type"] != "Task":
+            continue
+        retriers = state.get("Retry", [])
+        named = {error for retrier in retriers for error in retrier["ErrorEquals"]}
+        assert "States.ALL" not in named, name
+        assert LAMBDA_TRANSIENT | {"TransientAwsError"} <= named, name
+        for retrier in retriers:
+            assert retrier["BackoffRate"] > 1 and retrier["MaxAttempts"] >= 2, name
+
+
+def strongly_connected(names: list[str]) -> list[set[str]]:
+    loops = []
+    for name in names:
+        component = {
+            other for other in reachable([name], success_edges) if name in reachable([other], success_edges)
+        }
+        if len(component) > 1 and component not in loops:
+            loops.append(component)
+    return loops
+
+
+def test_every_loop_has_a_deadline_and_waits_as_long_as_the_input_says() -> None:
+    loops = strongly_connected(list(STATES))
+    assert len(loops) == 5  # stack, Deployed, probe, promotion, invalidation
+    for loop in loops:
+        deadline_checks = [
+            name
+            for name in loop
+            if STATES[name]["Type"] == "Task" and "deadline.$" in STATES[name]["Parameters"]["Payload"]
+        ]
+        assert deadline_checks, f"loop without a deadline: {sorted(loop)}"
+        waits = [STATES[name] for name in loop if STATES[name]["Type"] == "Wait"]
+        assert waits and all("SecondsPath" in wait and "Seconds" not in wait for wait in waits), loop
+
+
+def happy_path(mode: str) -> list[str]:
+    """States a release enters when every check succeeds at the first try."""
+    path, name = [], load_asl()["StartAt"]
+    while True:
+        path.append(name)
+        state = STATES[name]
+        if is_ending(name):
+            return path
+        if state["Type"] == "Choice":
+            rule = state["Choices"][0]
+            if "StringEquals" in rule:  # the staging mode
+                name = rule["Next"] if rule["StringEquals"] == mode else state["Default"]
+            else:  # done / ready
+                name = rule["Next"]
+        else:
+            name = state["Next"]
+
+
+def test_a_happy_release_takes_few_transitions() -> None:
+    copy_path = happy_path("copy")
+    assert copy_path[-1] == "ReleaseLock"
+    assert {ENABLE, "ProbeStaging", "RequestApproval", "Promote", "InvalidateCache", "VerifyPrimary"} <= set(
+        copy_path
+    )
+    assert len(copy_path) <= 20, copy_path
+    # Stack mode adds its own wait (CheckStack and its Choice).
+    assert len(happy_path("stack")) <= len(copy_path) + 2
+
+
+def test_every_state_has_a_comment_for_the_console() -> None:
+    assert [name for name, state in STATES.items() if not state.get("Comment")] == []

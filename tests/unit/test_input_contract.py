@@ -1,0 +1,320 @@
+"""The input contract (cfcd_common.models): every DESIGN §2 rule, named in the error."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cfcd_common.errors import InvalidInput
+from cfcd_common.models import DeploymentInput, input_json_schema, parse_deployment_input
+from tests.unit.conftest import EVENTS, load_event
+
+pytestmark = pytest.mark.unit
+
+EXAMPLES = sorted(path.name for path in EVENTS.glob("input_*.json"))
+Mutation = Callable[[dict[str, Any]], None]
+
+
+def test_the_four_readme_examples_exist() -> None:
+    assert EXAMPLES == [
+        "input_copy_header.json",
+        "input_copy_weight.json",
+        "input_stack_header.json",
+        "input_stack_weight.json",
+    ]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_example_is_valid_and_survives_a_round_trip(name: str) -> None:
+    # Given an example input
+    raw = load_event(name)
+    # When it is validated and dumped (what ValidateInput hands the next states)
+    parsed = parse_deployment_input(raw)
+    dumped = parsed.model_dump(mode="json")
+    # Then every given value is kept and the dump validates again unchanged
+    assert dumped["primaryDistributionId"] == raw["primaryDistributionId"]
+    assert dumped["staging"]["mode"] == raw["staging"]["mode"]
+    assert parse_deployment_input(json.loads(json.dumps(dumped))) == parsed
+
+
+def test_defaults_are_filled() -> None:
+    raw = load_event("input_stack_header.json")
+    parsed = parse_deployment_input(raw)
+    assert parsed.promotion.invalidatePaths == ["/*"]
+    assert (
+        parsed.timing.pollSeconds,
+        parsed.timing.deployTimeoutSeconds,
+        parsed.timing.probeTimeoutSeconds,
+    ) == (
+        30,
+        1800,
+        900,
+    )
+    assert parsed.approval.timeoutSeconds == 3600  # given
+    assert parsed.traffic is None  # the stack brings its policy
+    assert parsed.probe.samples == 20
+
+
+def test_release_label_defaults_to_the_origin_path_or_stack_name() -> None:
+    copy_mode = parse_deployment_input(load_event("input_copy_header.json"))
+    stack_mode = parse_deployment_input(load_event("input_stack_header.json"))
+    labelled = parse_deployment_input(load_event("input_copy_weight.json"))
+    assert copy_mode.with_release_label("exec-1").release == "2.0.0"
+    assert stack_mode.with_release_label("exec-1").release == "my-site-staging"
+    assert labelled.with_release_label("exec-1").release == "2.0.0"
+
+
+def setter(path: str, value: Any) -> Mutation:
+    def mutate(raw: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        target = raw
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+
+    return mutate
+
+
+def remover(path: str) -> Mutation:
+    def mutate(raw: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        target = raw
+        for part in parents:
+            target = target[part]
+        del target[leaf]
+
+    return mutate
+
+
+WEIGHT = {"type": "SingleWeight", "weight": 0.1, "stickiness": {"idleTtl": 300, "maximumTtl": 600}}
+
+# (example, mutation, expected message fragment): the fragment names the field and the rule.
+INVALID: list[tuple[str, str, Mutation, str]] = [
+    (
+        "header prefix",
+        "copy_header",
+        setter("traffic.header", "x-env"),
+        'traffic.header: must start with "aws-cf-cd-"',
+    ),
+    (
+        "header empty",
+        "copy_header",
+        setter("traffic.header", ""),
+        "traffic.header: String should have at least 1",
+    ),
+    (
+        "header long",
+        "copy_header",
+        setter("traffic.header", "aws-cf-cd-" + "a" * 247),
+        "traffic.header: String should have at most 256",
+    ),
+    (
+        "header chars",
+        "copy_header",
+        setter("traffic.header", "aws-cf-cd-a b"),
+        "traffic.header: may hold only",
+    ),
+    (
+        "value empty",
+        "copy_header",
+        setter("traffic.value", ""),
+        "traffic.value: String should have at least 1",
+    ),
+    (
+        "value long",
+        "copy_header",
+        setter("traffic.value", "v" * 1784),
+        "traffic.value: String should have at most 1783",
+    ),
+    (
+        "weight high",
+        "copy_weight",
+        setter("traffic.weight", 0.5),
+        "traffic.weight: Input should be less than or equal to 0.15",
+    ),
+    (
+        "weight negative",
+        "copy_weight",
+        setter("traffic.weight", -0.01),
+        "traffic.weight: Input should be greater than or equal to 0",
+    ),
+    (
+        "weight string",
+        "copy_weight",
+        setter("traffic.weight", "0.1"),
+        "traffic.weight: Input should be a valid number",
+    ),
+    (
+        "idle ttl missing",
+        "copy_weight",
+        remover("traffic.stickiness.idleTtl"),
+        "traffic.stickiness.idleTtl: Field required",
+    ),
+    (
+        "max ttl missing",
+        "copy_weight",
+        remover("traffic.stickiness.maximumTtl"),
+        "traffic.stickiness.maximumTtl: Field required",
+    ),
+    (
+        "idle ttl low",
+        "copy_weight",
+        setter("traffic.stickiness.idleTtl", 299),
+        "traffic.stickiness.idleTtl: Input should be greater than or equal to 300",
+    ),
+    (
+        "max ttl high",
+        "copy_weight",
+        setter("traffic.stickiness.maximumTtl", 3601),
+        "traffic.stickiness.maximumTtl: Input should be less than or equal to 3600",
+    ),
+    (
+        "idle above max",
+        "copy_weight",
+        setter("traffic.stickiness.idleTtl", 900),
+        "traffic.stickiness: idleTtl must not exceed maximumTtl",
+    ),
+    ("traffic type", "copy_header", setter("traffic.type", "Canary"), "traffic.type: must be one of"),
+    ("traffic missing in copy", "copy_header", remover("traffic"), "traffic: required in copy mode"),
+    (
+        "distribution id missing",
+        "copy_header",
+        remover("primaryDistributionId"),
+        "primaryDistributionId: Field required",
+    ),
+    (
+        "distribution id empty",
+        "copy_header",
+        setter("primaryDistributionId", ""),
+        "primaryDistributionId: must be a CloudFront distribution id",
+    ),
+    ("mode unknown", "copy_header", setter("staging.mode", "blue-green"), "staging.mode: must be one of"),
+    ("mode missing", "copy_header", remover("staging.mode"), "staging.mode: Field required"),
+    (
+        "origin path",
+        "copy_header",
+        setter("staging.overrides.originPath", "2.0.0"),
+        "staging.overrides.originPath: must be empty or start with",
+    ),
+    (
+        "alias override",
+        "copy_header",
+        setter("staging.overrides.distributionConfig", {"Aliases": {"Quantity": 0}}),
+        "staging.overrides.distributionConfig: cannot set Aliases",
+    ),
+    ("stack name missing", "stack_header", remover("staging.stackName"), "staging.stackName: Field required"),
+    (
+        "stack name chars",
+        "stack_header",
+        setter("staging.stackName", "my_stack"),
+        "staging.stackName: must start with a letter",
+    ),
+    (
+        "no template",
+        "stack_header",
+        remover("staging.templateUrl"),
+        "staging: exactly one of templateUrl and templateBody",
+    ),
+    (
+        "two templates",
+        "stack_header",
+        setter("staging.templateBody", "{}"),
+        "staging: exactly one of templateUrl and templateBody",
+    ),
+    (
+        "template url scheme",
+        "stack_header",
+        setter("staging.templateUrl", "s3://b/t.yaml"),
+        'staging.templateUrl: must be an "https://" URL',
+    ),
+    ("probe path", "copy_header", setter("probe.path", "index.html"), 'probe.path: must start with "/"'),
+    (
+        "probe marker",
+        "copy_header",
+        remover("probe.expect.bodyContains"),
+        "probe.expect.bodyContains: Field required",
+    ),
+    (
+        "probe status",
+        "copy_header",
+        setter("probe.expect.status", 700),
+        "probe.expect.status: Input should be less than or equal to 599",
+    ),
+    (
+        "poll zero",
+        "copy_header",
+        setter("timing.pollSeconds", 0),
+        "timing.pollSeconds: Input should be greater than or equal to 1",
+    ),
+    (
+        "deploy timeout float",
+        "copy_header",
+        setter("timing.deployTimeoutSeconds", 1.5),
+        "timing.deployTimeoutSeconds: Input should be a valid integer",
+    ),
+    (
+        "probe timeout negative",
+        "copy_header",
+        setter("timing.probeTimeoutSeconds", -5),
+        "timing.probeTimeoutSeconds: Input should be greater than or equal to 1",
+    ),
+    (
+        "approval zero",
+        "copy_header",
+        setter("approval.timeoutSeconds", 0),
+        "approval.timeoutSeconds: Input should be greater than or equal to 1",
+    ),
+    (
+        "approval too long",
+        "copy_header",
+        setter("approval.timeoutSeconds", 604_801),
+        "approval.timeoutSeconds: Input should be less than or equal to 604800",
+    ),
+    (
+        "invalidation path",
+        "copy_header",
+        setter("promotion.invalidatePaths", ["index.html"]),
+        'promotion.invalidatePaths: every path must start with "/"',
+    ),
+    (
+        "invalidation empty",
+        "copy_header",
+        setter("promotion.invalidatePaths", []),
+        "promotion.invalidatePaths: List should have at least 1",
+    ),
+    ("typo", "copy_header", setter("timming", {}), "timming: Extra inputs are not permitted"),
+]
+
+
+@pytest.mark.parametrize(
+    ("example", "mutate", "expected"), [case[1:] for case in INVALID], ids=[c[0] for c in INVALID]
+)
+def test_invalid_input_names_the_field_and_the_rule(example: str, mutate: Mutation, expected: str) -> None:
+    # Given a valid example broken in one place
+    raw = copy.deepcopy(load_event(f"input_{example}.json"))
+    parse_deployment_input(raw)
+    mutate(raw)
+    # When it is validated
+    with pytest.raises(InvalidInput) as raised:
+        parse_deployment_input(raw)
+    # Then the message names the field and the rule
+    assert expected in str(raised.value)
+
+
+def test_all_broken_rules_are_reported_at_once() -> None:
+    raw = load_event("input_copy_weight.json")
+    raw["traffic"]["weight"] = 0.5
+    raw["probe"]["path"] = "index.html"
+    with pytest.raises(InvalidInput) as raised:
+        parse_deployment_input(raw)
+    assert "traffic.weight" in str(raised.value) and "probe.path" in str(raised.value)
+
+
+def test_json_schema_is_exported_for_the_cli() -> None:
+    schema = input_json_schema()
+    assert set(schema["required"]) == {"primaryDistributionId", "staging", "probe"}
+    assert DeploymentInput.model_json_schema() == schema

@@ -1,0 +1,193 @@
+"""Promote, InvalidateCache and DisableContinuousDeployment handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from cfcd_common.errors import DeployTimeout, PromotionFailed, TransientAwsError
+from functions.disable_policy import app as disable_app
+from functions.invalidate_cache import app as invalidate_app
+from functions.promote import app as promote_app
+from tests.unit.cloudfront_stubs import (
+    POLICY_ID,
+    PRIMARY_ID,
+    STAGING_ID,
+    config_response,
+    distribution,
+    distribution_config,
+    policy_config,
+    policy_config_response,
+    policy_response,
+    stubbed_cloudfront,
+)
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.test_task_validate_input import create_primary
+
+pytestmark = pytest.mark.unit
+
+PROMOTE = {
+    "executionArn": EXECUTION_ARN,
+    "primaryDistributionId": PRIMARY_ID,
+    "stagingDistributionId": STAGING_ID,
+    "deployTimeoutSeconds": 300,
+}
+
+
+def promote_stubs(stubber: Stubber) -> None:
+    stubber.add_response(
+        "get_distribution_config", config_response(distribution_config(), "P1"), {"Id": PRIMARY_ID}
+    )
+    stubber.add_response(
+        "get_distribution_config",
+        config_response(distribution_config(staging=True), "S1"),
+        {"Id": STAGING_ID},
+    )
+
+
+def test_promote_returns_the_deadline_of_the_promotion_wait(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    client, stubber = stubbed_cloudfront()
+    promote_stubs(stubber)
+    stubber.add_response(
+        "update_distribution_with_staging_config",
+        distribution(PRIMARY_ID, distribution_config("/2.0.0"), "InProgress"),
+        {"Id": PRIMARY_ID, "StagingDistributionId": STAGING_ID, "IfMatch": "P1, S1"},
+    )
+    monkeypatch.setattr(promote_app, "cloudfront", client)
+    with stubber:
+        result = promote_app.lambda_handler(PROMOTE, lambda_context)
+    assert result["deadline"] == result["promotedAt"] + 300
+
+
+def test_throttling_after_botos_retries_surfaces_as_transient_aws_error(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    client, stubber = stubbed_cloudfront()
+    promote_stubs(stubber)
+    stubber.add_client_error("update_distribution_with_staging_config", "Throttling", http_status_code=400)
+    monkeypatch.setattr(promote_app, "cloudfront", client)
+    with stubber, pytest.raises(TransientAwsError, match="Throttling"):
+        promote_app.lambda_handler(PROMOTE, lambda_context)
+
+
+def test_an_illegal_update_is_promotion_failed(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    client, stubber = stubbed_cloudfront()
+    promote_stubs(stubber)
+    stubber.add_client_error("update_distribution_with_staging_config", "IllegalUpdate", http_status_code=400)
+    monkeypatch.setattr(promote_app, "cloudfront", client)
+    with stubber, pytest.raises(PromotionFailed, match="IllegalUpdate"):
+        promote_app.lambda_handler(PROMOTE, lambda_context)
+
+
+def test_invalidation_is_created_once_per_execution_and_waited_for(
+    aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    # Given a promoted primary on moto
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    primary = create_primary(cloudfront)["Id"]
+    monkeypatch.setattr(invalidate_app, "cloudfront", cloudfront)
+    create = {
+        "executionArn": EXECUTION_ARN,
+        "action": "create",
+        "primaryDistributionId": primary,
+        "paths": ["/*"],
+        "deployTimeoutSeconds": 300,
+    }
+    # When the invalidation is created and checked
+    started = invalidate_app.lambda_handler(create, lambda_context)
+    check = {
+        "executionArn": EXECUTION_ARN,
+        "action": "check",
+        "primaryDistributionId": primary,
+        "invalidationId": started["invalidationId"],
+        "deadline": started["deadline"],
+    }
+    status = invalidate_app.lambda_handler(check, lambda_context)
+    # Then it covers the paths and is complete
+    found = cloudfront.get_invalidation(DistributionId=primary, Id=started["invalidationId"])["Invalidation"]
+    assert found["InvalidationBatch"]["Paths"]["Items"] == ["/*"]
+    assert status["done"] is True
+
+
+def test_an_invalidation_still_in_progress_at_the_deadline_is_deploy_timeout(aws: None) -> None:
+    client = boto3.client("cloudfront", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response(
+        "get_invalidation",
+        {
+            "Invalidation": {
+                "Id": "I1",
+                "Status": "InProgress",
+                "CreateTime": "2025-01-01T00:00:00Z",
+                "InvalidationBatch": {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "r"},
+            }
+        },
+        {"DistributionId": PRIMARY_ID, "Id": "I1"},
+    )
+    request = invalidate_app.CheckInvalidationRequest(
+        executionArn=EXECUTION_ARN,
+        action="check",
+        primaryDistributionId=PRIMARY_ID,
+        invalidationId="I1",
+        deadline=10,
+    )
+    with stubber, pytest.raises(DeployTimeout, match="I1 still InProgress"):
+        invalidate_app.check_invalidation(client, request, at=11)
+
+
+def disable_event() -> dict[str, Any]:
+    return {"executionArn": EXECUTION_ARN, "primaryDistributionId": PRIMARY_ID}
+
+
+def test_rollback_disables_the_primarys_policy(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    client, stubber = stubbed_cloudfront()
+    primary = distribution(PRIMARY_ID, distribution_config(ContinuousDeploymentPolicyId=POLICY_ID))
+    stubber.add_response("get_distribution", primary, {"Id": PRIMARY_ID})
+    enabled = policy_config(True)
+    stubber.add_response(
+        "get_continuous_deployment_policy_config", policy_config_response(enabled, "C3"), {"Id": POLICY_ID}
+    )
+    stubber.add_response(
+        "update_continuous_deployment_policy",
+        policy_response({**enabled, "Enabled": False}),
+        {"Id": POLICY_ID, "IfMatch": "C3", "ContinuousDeploymentPolicyConfig": {**enabled, "Enabled": False}},
+    )
+    monkeypatch.setattr(disable_app, "cloudfront", client)
+    with stubber:
+        assert disable_app.lambda_handler(disable_event(), lambda_context) == {
+            "policyId": POLICY_ID,
+            "changed": True,
+        }
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize("attached", [False, True])
+def test_rollback_is_a_no_op_without_an_enabled_policy(
+    attached: bool, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    # Given no policy, or one a promotion already disabled
+    client, stubber = stubbed_cloudfront()
+    config = (
+        distribution_config(ContinuousDeploymentPolicyId=POLICY_ID) if attached else distribution_config()
+    )
+    stubber.add_response("get_distribution", distribution(PRIMARY_ID, config), {"Id": PRIMARY_ID})
+    if attached:
+        stubber.add_response(
+            "get_continuous_deployment_policy_config",
+            policy_config_response(policy_config(False)),
+            {"Id": POLICY_ID},
+        )
+    monkeypatch.setattr(disable_app, "cloudfront", client)
+    # When rolling back, then nothing is written (Stubber fails on any unexpected update)
+    with stubber:
+        result = disable_app.lambda_handler(disable_event(), lambda_context)
+    assert result == {"policyId": POLICY_ID if attached else None, "changed": False}

@@ -1,0 +1,145 @@
+"""DeployStagingStack and CheckStack on moto's CloudFormation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from cfcd_common.errors import DeployTimeout, StackFailed
+from functions.check_stack import app as check_app
+from functions.deploy_stack import app as deploy_app
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+
+pytestmark = pytest.mark.unit
+
+
+def staging_template(outputs: dict[str, str]) -> str:
+    # moto's CloudFormation has no CloudFront: an SSM parameter stands in, the outputs are what matter.
+    return json.dumps(
+        {
+            "Parameters": {"OriginPath": {"Type": "String"}},
+            "Resources": {
+                "Marker": {
+                    "Type": "AWS::SSM::Parameter",
+                    "Properties": {"Name": "/cfcd/staging", "Type": "String", "Value": {"Ref": "OriginPath"}},
+                }
+            },
+            "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+        }
+    )
+
+
+def deploy_event(body: str, origin_path: str = "/2.0.0") -> dict[str, Any]:
+    return {
+        "executionArn": EXECUTION_ARN,
+        "staging": {
+            "mode": "stack",
+            "stackName": "site-staging",
+            "templateBody": body,
+            "templateUrl": None,
+            "parameters": {"OriginPath": origin_path},
+        },
+        "deployTimeoutSeconds": 60,
+    }
+
+
+@pytest.fixture
+def cloudformation(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    monkeypatch.setattr(deploy_app, "cloudformation", client)
+    monkeypatch.setattr(check_app, "cloudformation", client)
+    return client
+
+
+def check_event(deadline: int = 2**31) -> dict[str, Any]:
+    return {"executionArn": EXECUTION_ARN, "stackName": "site-staging", "deadline": deadline}
+
+
+def test_a_new_stack_is_created_and_its_outputs_name_the_staging_side(
+    cloudformation: Any, lambda_context: FakeLambdaContext
+) -> None:
+    body = staging_template(
+        {"StagingDistributionId": "E3STAGINGXMPL1", "ContinuousDeploymentPolicyId": "cd-1"}
+    )
+    started = deploy_app.lambda_handler(deploy_event(body), lambda_context)
+    assert started["operation"] == "create"
+    assert started["stackName"] == "site-staging"
+    checked = check_app.lambda_handler(check_event(), lambda_context)
+    assert checked == {
+        "done": True,
+        "status": "CREATE_COMPLETE",
+        "stagingDistributionId": "E3STAGINGXMPL1",
+        "policyId": "cd-1",
+    }
+
+
+def test_an_existing_stack_is_updated_and_an_unchanged_one_is_fine(
+    cloudformation: Any, lambda_context: FakeLambdaContext
+) -> None:
+    body = staging_template({"StagingDistributionId": "E3STAGINGXMPL1"})
+    deploy_app.lambda_handler(deploy_event(body, "/1.0.0"), lambda_context)
+    updated = deploy_app.lambda_handler(deploy_event(body, "/2.0.0"), lambda_context)
+    assert updated["operation"] == "update"
+    value = cloudformation.describe_stacks(StackName="site-staging")["Stacks"][0]["Parameters"][0][
+        "ParameterValue"
+    ]
+    assert value == "/2.0.0"
+    assert check_app.lambda_handler(check_event(), lambda_context)["policyId"] is None
+
+
+def test_a_stack_without_the_staging_output_is_stack_failed(
+    cloudformation: Any, lambda_context: FakeLambdaContext
+) -> None:
+    deploy_app.lambda_handler(deploy_event(staging_template({"Other": "x"})), lambda_context)
+    with pytest.raises(StackFailed, match="no StagingDistributionId output"):
+        check_app.lambda_handler(check_event(), lambda_context)
+
+
+def describe(status: str, reason: str = "") -> dict[str, Any]:
+    stack: dict[str, Any] = {
+        "StackName": "site-staging",
+        "CreationTime": "2025-01-01T00:00:00Z",
+        "StackStatus": status,
+    }
+    if reason:
+        stack["StackStatusReason"] = reason
+    return {"Stacks": [stack]}
+
+
+@pytest.mark.parametrize(
+    ("status", "at", "expected"),
+    [
+        ("CREATE_IN_PROGRESS", 100, {"done": False}),
+        ("CREATE_IN_PROGRESS", 201, DeployTimeout),
+        ("ROLLBACK_COMPLETE", 100, StackFailed),
+        ("UPDATE_ROLLBACK_IN_PROGRESS", 100, StackFailed),
+        ("CREATE_FAILED", 100, StackFailed),
+    ],
+)
+def test_check_stack_waits_until_the_deadline_and_fails_on_rollback(
+    aws: None, status: str, at: int, expected: Any
+) -> None:
+    client = boto3.client("cloudformation", region_name="us-east-1")
+    stubber = Stubber(client)
+    stubber.add_response(
+        "describe_stacks", describe(status, "Resource creation cancelled"), {"StackName": "site-staging"}
+    )
+    request = check_app.CheckStackRequest.model_validate(check_event(deadline=200))
+    with stubber:
+        if isinstance(expected, dict):
+            assert check_app.check_stack(client, request, at).done is expected["done"]
+        else:
+            with pytest.raises(expected):
+                check_app.check_stack(client, request, at)
+
+
+def test_a_rolled_back_stack_is_not_updated(cloudformation: Any, lambda_context: FakeLambdaContext) -> None:
+    stubber = Stubber(cloudformation)
+    stubber.add_response("describe_stacks", describe("ROLLBACK_COMPLETE"), {"StackName": "site-staging"})
+    request = deploy_app.DeployStackRequest.model_validate(deploy_event(staging_template({})))
+    with stubber, pytest.raises(StackFailed, match="delete it first"):
+        deploy_app.start_stack(cloudformation, request, role_arn=None)

@@ -1,0 +1,88 @@
+"""ValidateInput: contract errors and unknown distributions fail at once; nothing is written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from cfcd_common.errors import InvalidInput
+from functions.validate_input import app
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event
+
+pytestmark = pytest.mark.unit
+
+
+def create_primary(cloudfront: Any) -> dict[str, Any]:
+    created = cloudfront.create_distribution(
+        DistributionConfig={
+            "CallerReference": "site",
+            "Origins": {
+                "Quantity": 1,
+                "Items": [
+                    {
+                        "Id": "site",
+                        "DomainName": "my-site-content.s3.us-east-1.amazonaws.com",
+                        "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    }
+                ],
+            },
+            # CloudFront requires a cache policy or the legacy ForwardedValues.
+            "DefaultCacheBehavior": {
+                "TargetOriginId": "site",
+                "ViewerProtocolPolicy": "allow-all",
+                "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+                "MinTTL": 0,
+            },
+            "Comment": "site",
+            "Enabled": True,
+        }
+    )
+    distribution: dict[str, Any] = created["Distribution"]
+    return distribution
+
+
+def event_for(raw: dict[str, Any]) -> dict[str, Any]:
+    return {"executionArn": EXECUTION_ARN, "executionName": "release-2-0-0", "input": raw}
+
+
+def test_a_valid_release_comes_back_normalized_with_the_primarys_domain(
+    aws: None, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an existing primary distribution and the copy+header example aimed at it
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    primary = create_primary(cloudfront)
+    monkeypatch.setattr(app, "cloudfront", cloudfront)
+    raw = load_event("input_copy_header.json") | {"primaryDistributionId": primary["Id"]}
+    del raw["timing"]
+    # When ValidateInput runs
+    result = app.lambda_handler(event_for(raw), lambda_context)
+    # Then defaults are filled and the domain is known
+    assert result["primaryDomainName"] == primary["DomainName"]
+    assert result["timing"] == {"pollSeconds": 30, "deployTimeoutSeconds": 1800, "probeTimeoutSeconds": 900}
+    assert result["release"] == "2.0.0"
+    assert result["staging"]["overrides"]["originPath"] == "/2.0.0"
+
+
+def test_an_unknown_distribution_is_invalid_input(
+    aws: None, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "cloudfront", boto3.client("cloudfront", region_name="us-east-1"))
+    with pytest.raises(InvalidInput, match="primaryDistributionId: no distribution E2QWRUHAPOMQZL"):
+        app.lambda_handler(event_for(load_event("input_copy_header.json")), lambda_context)
+
+
+def test_a_contract_error_fails_before_any_aws_call(
+    lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a client that fails the test if it is ever used
+    class NoCalls:
+        def __getattr__(self, name: str) -> Any:
+            raise AssertionError(f"ValidateInput called CloudFront.{name} for a bad input")
+
+    monkeypatch.setattr(app, "cloudfront", NoCalls())
+    raw = load_event("input_copy_weight.json")
+    raw["traffic"]["weight"] = 0.5
+    with pytest.raises(InvalidInput, match="traffic.weight"):
+        app.lambda_handler(event_for(raw), lambda_context)
