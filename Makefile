@@ -22,7 +22,7 @@ install: $(STAMP) ## Create .venv and install cfcd with its pinned dependencies
 lint: install ## ruff, mypy (strict on functions/ and cfcd/) and cfn-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions cfcd tests
+	$(BIN)/mypy functions cfcd tests bench
 	$(BIN)/cfn-lint template.yaml examples/*.yaml
 
 format: install ## Format the code with ruff

@@ -76,6 +76,7 @@ def _start_local_cloud(state_dir: Path) -> subprocess.Popen[bytes]:
         str(TEST_PROPAGATION_SECONDS),
         "--template",
         os.environ.get("CFCD_TEST_TEMPLATE", str(REPO_ROOT / "template.yaml")),
+        *("--parameter", "EnableReleaseEvents=true"),  # tests/e2e/test_eventbridge.py
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("AWS_ENDPOINT_URL", None)

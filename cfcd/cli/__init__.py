@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cfcd.cli import decide_cmd, deploy_cmd, history_cmd, mail_cmd, status_cmd
+from cfcd.cli import cleanup_cmd, decide_cmd, demo_cmd, deploy_cmd, history_cmd, mail_cmd, status_cmd
 from cfcd.cli.local_cmd import local
 
 
@@ -15,5 +15,5 @@ def main() -> None:
 
 
 main.add_command(local)
-for _module in (deploy_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd):
+for _module in (deploy_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd, demo_cmd, cleanup_cmd):
     _module.register(main)

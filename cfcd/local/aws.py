@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 import urllib.request
+import uuid
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -77,19 +78,42 @@ def install_fault_dispatch() -> None:
             warnings.simplefilter("ignore")
             _, headers, body = self.serialized(ActionResult(injected(fault.error, fault.message)))
         headers["status"] = str(fault.http_status)
+        # Real AWS errors carry a request id; moto's Step Functions interpreter needs it to name a
+        # Lambda ClientError (Lambda.ServiceException) instead of failing States.Runtime.
+        headers["x-amzn-requestid"] = str(uuid.uuid4())
         return fault.http_status, headers, body
 
     BaseResponse.call_action = call_action_with_faults  # type: ignore[method-assign]
     _dispatch_patched = True
 
 
+# --- moto patch #2: SendTaskFailure keeps its cause -----------------------------------------------
+# moto's handler passes only `error` to the backend, so a rejection's "Rejected by X: comment"
+# never reached the execution's cause. The backend itself takes the cause.
+
+
+def install_task_failure_cause() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
+
+
 def install_extensions() -> None:
     """Patch moto before its server builds any app (CloudFront URL paths are read at that time)."""
-    from cfcd.local import cloudfront, lambda_runtime
+    from cfcd.local import cloudfront, events, lambda_runtime
 
     cloudfront.install()
     lambda_runtime.install()
+    events.install()
     install_fault_dispatch()
+    install_task_failure_cause()
 
 
 # --- the control API ------------------------------------------------------------------------------

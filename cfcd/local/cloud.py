@@ -65,6 +65,8 @@ class LocalCloud:
     region: str = DEFAULT_REGION
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     max_workers_per_function: int = lambda_runtime.DEFAULT_MAX_WORKERS_PER_FUNCTION
+    # Added to every function's environment, e.g. AWS_ENDPOINT_URL_SFN for Step Functions Local.
+    extra_lambda_environment: dict[str, str] = field(default_factory=dict)
 
     startup_seconds: float = field(default=0.0, init=False)
     deployment: DeployResult | None = field(default=None, init=False)
@@ -132,6 +134,7 @@ class LocalCloud:
             "AWS_REGION": self.region,
             "POWERTOOLS_TRACE_DISABLED": "true",
             "CFCD_EDGE_ENDPOINT": edge_endpoint,
+            **self.extra_lambda_environment,
         }
 
     def write_state(self) -> Path:

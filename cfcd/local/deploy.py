@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import boto3
 import yaml
 
+from cfcd.local import events
 from cfcd.local.lambda_runtime import FunctionSpec, LambdaRuntime
 
 LOG = logging.getLogger(__name__)
@@ -380,6 +381,7 @@ class Deployer:
             "AWS::Logs::LogGroup": self._log_group,
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::SES::EmailIdentity": self._email_identity,
+            "AWS::Events::Rule": self._rule,
         }.get(resource_type)
         if creator is None:
             log = LOG.debug if resource_type in _SKIPPED_QUIETLY else LOG.warning
@@ -527,6 +529,32 @@ class Deployer:
         identity = str(properties["EmailIdentity"])
         self._client("ses").verify_email_identity(EmailAddress=identity)
         return ResourceState(ref=identity)
+
+    def _rule(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
+        # moto keeps the rule and matches events; cfcd.local.events delivers what moto cannot
+        # (state machine and Lambda targets) and emits the Step Functions status changes.
+        events.install()
+        client = self._client("events")
+        bus = str(properties.get("EventBusName", "default")).rsplit("/", 1)[-1]  # a name or an ARN
+        existing = {found["Name"] for found in client.list_event_buses(NamePrefix=bus)["EventBuses"]}
+        if bus not in existing:
+            client.create_event_bus(Name=bus)  # on AWS the bus exists before the stack uses it
+        name = properties.get("Name") or physical_name(self._stack_name, logical_id)
+        arguments: dict[str, Json] = {
+            "Name": name,
+            "EventBusName": bus,
+            "State": properties.get("State", "ENABLED"),
+        }
+        if "EventPattern" in properties:
+            pattern = properties["EventPattern"]
+            arguments["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        for key in ("ScheduleExpression", "Description", "RoleArn"):
+            if key in properties:
+                arguments[key] = properties[key]
+        arn = str(client.put_rule(**arguments)["RuleArn"])
+        if properties.get("Targets"):
+            client.put_targets(Rule=name, EventBusName=bus, Targets=properties["Targets"])
+        return ResourceState(ref=name, attributes={"Arn": arn})
 
     def _state_machine(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
         definition = self._definition_text(logical_id, properties)

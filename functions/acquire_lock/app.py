@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
 from cfcd_common.locks import acquire_lock
 from cfcd_common.models import Approval, TaskRequest, TaskResult, Timing
 
@@ -53,7 +53,7 @@ def take_lock(client: DynamoDBClient, table: str, request: AcquireLockRequest) -
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     held = take_lock(dynamodb, os.environ["TABLE_NAME"], AcquireLockRequest.model_validate(event))
     metrics.add_metric(name="LocksAcquired", unit=MetricUnit.Count, value=1)

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
 from cfcd_common.errors import DeployTimeout
 from cfcd_common.models import TaskRequest, TaskResult
 
@@ -46,6 +46,6 @@ def check_deployed(client: CloudFrontClient, request: CheckDeployedRequest, at: 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return check_deployed(cloudfront, CheckDeployedRequest.model_validate(event), now()).model_dump()

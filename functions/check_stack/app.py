@@ -8,7 +8,7 @@ import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
 from cfcd_common.errors import DeployTimeout, StackFailed
 from cfcd_common.models import StagingOutcome, TaskRequest
 
@@ -51,6 +51,6 @@ def check_stack(client: CloudFormationClient, request: CheckStackRequest, at: in
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return check_stack(cloudformation, CheckStackRequest.model_validate(event), now()).model_dump()

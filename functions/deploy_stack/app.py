@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from cfcd_common.aws import CLIENT_CONFIG, deadline_after, error_code, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, deadline_after, error_code, is_transient, named_task_errors
 from cfcd_common.errors import StackFailed
 from cfcd_common.models import StackStaging, TaskRequest, TaskResult
 
@@ -67,7 +67,16 @@ def start_stack(
     status = stack_status(client, staging.stackName)
     operation: Literal["create", "update", "unchanged", "in-progress"]
     if status is None:
-        client.create_stack(**args)
+        try:
+            client.create_stack(**args)
+        except ClientError as error:
+            if is_transient(error):
+                raise
+            # The template or its parameters refused at once (ValidationError, a resource the
+            # service refuses, no permission): the same outcome as a stack that rolls back.
+            raise StackFailed(
+                f"{staging.stackName}: CreateStack refused: {error_code(error)}: {error}"
+            ) from None
         operation = "create"
     elif status == "ROLLBACK_COMPLETE":
         raise StackFailed(f"staging.stackName: {staging.stackName} is ROLLBACK_COMPLETE; delete it first")
@@ -92,7 +101,7 @@ def start_stack(
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     role_arn = os.environ.get("STAGING_STACK_ROLE_ARN") or None
     started = start_stack(cloudformation, DeployStackRequest.model_validate(event), role_arn)

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
 from cfcd_common.cloudfront import ensure_staging_distribution, get_distribution
 from cfcd_common.models import Overrides, StagingOutcome, TaskRequest
 
@@ -47,7 +47,7 @@ def deploy_staging(client: CloudFrontClient, request: DeployStagingRequest) -> S
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     outcome = deploy_staging(cloudfront, DeployStagingRequest.model_validate(event))
     metrics.add_metric(name="StagingCopies", unit=MetricUnit.Count, value=int(outcome.status == "copied"))

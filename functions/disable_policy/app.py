@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
 from cfcd_common.cloudfront import disable_policy, get_distribution
 from cfcd_common.models import TaskRequest, TaskResult
 
@@ -50,7 +50,7 @@ def disable(client: CloudFrontClient, request: DisablePolicyRequest) -> PolicyDi
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     disabled = disable(cloudfront, DisablePolicyRequest.model_validate(event))
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)

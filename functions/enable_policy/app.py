@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, deadline_after, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, deadline_after, named_task_errors
 from cfcd_common.cloudfront import (
     allow_distribution_in_bucket_policy,
     attach_policy,
@@ -45,6 +45,9 @@ class PolicyEnabled(TaskResult):
     traffic: Traffic  # the policy's traffic, also when a staging stack brought the policy
     bucketsAllowed: list[str]
     deadline: int  # for WaitForDeployed
+    # What Promote expects to find: a change by anyone else in between fails the promotion.
+    primaryETag: str
+    stagingETag: str
 
 
 @tracer.capture_method
@@ -61,6 +64,8 @@ def enable(
     known_policy = request.policyId or primary.config.get("ContinuousDeploymentPolicyId") or None
     policy_id, traffic = enable_policy(cloudfront_client, known_policy, staging.domain_name, request.traffic)
     attached = attach_policy(cloudfront_client, primary.id, policy_id)
+    primary_etag = cloudfront_client.get_distribution_config(Id=primary.id)["ETag"]
+    staging_etag = cloudfront_client.get_distribution_config(Id=staging.id)["ETag"]
     logger.info("policy enabled", extra={"policy": policy_id, "attachedNow": attached, "buckets": allowed})
     return PolicyEnabled(
         policyId=policy_id,
@@ -69,13 +74,15 @@ def enable(
         traffic=traffic,
         bucketsAllowed=allowed,
         deadline=deadline_after(request.deployTimeoutSeconds),
+        primaryETag=primary_etag,
+        stagingETag=staging_etag,
     )
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     enabled = enable(cloudfront, s3, EnablePolicyRequest.model_validate(event))
     metrics.add_metric(name="PoliciesEnabled", unit=MetricUnit.Count, value=1)

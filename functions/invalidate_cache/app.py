@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
-from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
 from cfcd_common.cloudfront import caller_reference
 from cfcd_common.errors import DeployTimeout
 from cfcd_common.models import TaskRequest, TaskResult
@@ -94,7 +94,7 @@ def check_invalidation(
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_request.validate_python(event)
     if isinstance(request, CreateInvalidationRequest):

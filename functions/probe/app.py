@@ -15,7 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
-from cfcd_common.aws import now
+from cfcd_common.aws import named_task_errors, now
 from cfcd_common.errors import ProbeFailed, VerifyFailed
 from cfcd_common.models import Probe, ProbeReport, TaskRequest, Traffic
 from cfcd_common.probing import Fetch, http_fetcher, next_wait_seconds, probe_staging, verify_primary
@@ -70,6 +70,7 @@ def run_probe(fetch: Fetch, request: StagingProbeRequest | PrimaryProbeRequest, 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_request.validate_python(event)
     fetch = http_fetcher(request.domainName, os.environ.get("CFCD_EDGE_ENDPOINT") or None)

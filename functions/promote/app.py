@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
 from cfcd_common.cloudfront import promote
 from cfcd_common.models import TaskRequest, TaskResult
 
@@ -26,6 +26,9 @@ class PromoteRequest(TaskRequest):
     primaryDistributionId: str
     stagingDistributionId: str
     deployTimeoutSeconds: int
+    # The ETags EnableContinuousDeployment saw when the policy went live (None: do not check).
+    expectedPrimaryETag: str | None = None
+    expectedStagingETag: str | None = None
 
 
 class Promoted(TaskResult):
@@ -35,7 +38,12 @@ class Promoted(TaskResult):
 
 @tracer.capture_method
 def promote_staging(client: CloudFrontClient, request: PromoteRequest) -> Promoted:
-    promote(client, request.primaryDistributionId, request.stagingDistributionId)
+    probed = (
+        (request.expectedPrimaryETag, request.expectedStagingETag)
+        if request.expectedPrimaryETag and request.expectedStagingETag
+        else None
+    )
+    promote(client, request.primaryDistributionId, request.stagingDistributionId, probed)
     promoted_at = now()
     logger.info(
         "promoted", extra={"primary": request.primaryDistributionId, "staging": request.stagingDistributionId}
@@ -46,7 +54,7 @@ def promote_staging(client: CloudFrontClient, request: PromoteRequest) -> Promot
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     promoted = promote_staging(cloudfront, PromoteRequest.model_validate(event))
     metrics.add_metric(name="Promotions", unit=MetricUnit.Count, value=1)

@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
 from cfcd_common.locks import release_lock
 from cfcd_common.models import TaskRequest, TaskResult
 
@@ -43,7 +43,7 @@ def free_lock(client: DynamoDBClient, table: str, request: ReleaseLockRequest) -
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = free_lock(dynamodb, os.environ["TABLE_NAME"], ReleaseLockRequest.model_validate(event))
     metrics.add_metric(name="LocksReleased", unit=MetricUnit.Count, value=int(result.released))

@@ -21,7 +21,7 @@ from cfcd_common.approval_request import (
     request_approval,
 )
 from cfcd_common.approvals import format_utc, load_signing_key
-from cfcd_common.aws import CLIENT_CONFIG, now, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
 
 logger = Logger()
 tracer = Tracer()
@@ -44,7 +44,7 @@ def dependencies() -> RequestApprovalDependencies:
 
 @logger.inject_lambda_context(correlation_id_path="executionArn", log_event=False)
 @tracer.capture_lambda_handler(capture_response=False)
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, str]:
     task = parse_task(event)
     approval = request_approval(dependencies(), task, now=now())

@@ -13,10 +13,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from cfcd_common.aws import CLIENT_CONFIG, error_code, transient_aws_errors
+from cfcd_common.aws import CLIENT_CONFIG, error_code, named_task_errors
 from cfcd_common.cloudfront import get_distribution
 from cfcd_common.errors import InvalidInput
-from cfcd_common.models import DeploymentInput, TaskRequest, parse_deployment_input
+from cfcd_common.models import CopyStaging, DeploymentInput, StackStaging, TaskRequest, parse_deployment_input
+from cfcd_common.stack_templates import check_template_body
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -41,6 +42,8 @@ class ValidatedDeployment(DeploymentInput):
 @tracer.capture_method
 def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDeployment:
     deployment = parse_deployment_input(request.input).with_release_label(request.executionName)
+    if isinstance(deployment.staging, StackStaging):
+        check_template_body(deployment.staging, deployment.traffic)
     try:
         primary = get_distribution(client, deployment.primaryDistributionId)
     except ClientError as error:
@@ -51,13 +54,20 @@ def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDep
         raise
     if primary.config.get("Staging"):
         raise InvalidInput(f"primaryDistributionId: {primary.id} is a staging distribution")
+    if isinstance(deployment.staging, CopyStaging) and deployment.staging.overrides.originId:
+        origin_ids = [origin["Id"] for origin in primary.config["Origins"].get("Items", [])]
+        if deployment.staging.overrides.originId not in origin_ids:
+            raise InvalidInput(
+                f"staging.overrides.originId: no origin {deployment.staging.overrides.originId!r} "
+                f"in {primary.id} (origins: {', '.join(origin_ids)})"
+            )
     return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name)
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@transient_aws_errors
+@named_task_errors
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     validated = validate(cloudfront, ValidateRequest.model_validate(event))
     metrics.add_metric(name="ReleasesValidated", unit=MetricUnit.Count, value=1)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from cfcd_common.errors import WORKFLOW_ERROR_NAMES
 from tests.unit.conftest import load_asl
 
 pytestmark = pytest.mark.unit
@@ -199,3 +200,19 @@ def test_a_happy_release_takes_few_transitions() -> None:
 
 def test_every_state_has_a_comment_for_the_console() -> None:
     assert [name for name, state in STATES.items() if not state.get("Comment")] == []
+
+
+def test_every_failure_ends_with_a_cfcd_error_name() -> None:
+    # Given the Choice in front of DeploymentFailed
+    named = STATES["NamedError?"]
+    listed = {rule["StringEquals"] for rule in named["Choices"][0]["Or"]}
+    # Then it lets exactly the cfcd names through and renames everything else UnexpectedError
+    assert listed == set(WORKFLOW_ERROR_NAMES)
+    assert named["Choices"][0]["Next"] == "DeploymentFailed"
+    assert STATES[named["Default"]]["Parameters"]["Error"] == "UnexpectedError"
+    # And every path to DeploymentFailed passes through it
+    into_failed = [name for name in STATES if "DeploymentFailed" in all_edges(name)]
+    assert into_failed == ["NamedError?", "UnexpectedError"]
+    # And a failed rollback is named as such, keeping the release's error in the cause
+    assert catch_edges(ROLLBACK) == ["RollbackFailed"]
+    assert STATES["RollbackFailed"]["Parameters"]["Error"] == "RollbackFailed"

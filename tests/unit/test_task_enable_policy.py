@@ -80,6 +80,12 @@ def test_first_release_creates_attaches_and_enables_the_policy(
     stubber.add_response(
         "get_distribution", distribution(PRIMARY_ID, attached, "InProgress"), {"Id": PRIMARY_ID}
     )
+    stubber.add_response("get_distribution_config", config_response(attached, "P2"), {"Id": PRIMARY_ID})
+    stubber.add_response(
+        "get_distribution_config",
+        config_response(distribution_config("/2.0.0", staging=True), "S1"),
+        {"Id": STAGING_ID},
+    )
     monkeypatch.setattr(app, "cloudfront", client)
     # When the step runs
     with stubber:
@@ -90,6 +96,8 @@ def test_first_release_creates_attaches_and_enables_the_policy(
     assert result["traffic"] == WEIGHT
     assert result["stagingDomainName"] == STAGING_DOMAIN
     assert result["bucketsAllowed"] == [BUCKET]
+    # And Promote will refuse if anyone changes either distribution after this point
+    assert (result["primaryETag"], result["stagingETag"]) == ("P2", "S1")
     policy = json.loads(s3.get_bucket_policy(Bucket=BUCKET)["Policy"])
     assert staging["Distribution"]["ARN"] in json.dumps(policy)
 
@@ -114,6 +122,16 @@ def test_a_later_release_re_enables_the_existing_policy_and_keeps_a_stack_policy
         {"Id": POLICY_ID, "IfMatch": "C1", "ContinuousDeploymentPolicyConfig": enabled},
     )
     stubber.add_response("get_distribution", primary, {"Id": PRIMARY_ID})  # already attached: no update
+    stubber.add_response(
+        "get_distribution_config",
+        config_response(distribution_config("/1.0.0", ContinuousDeploymentPolicyId=POLICY_ID), "P1"),
+        {"Id": PRIMARY_ID},
+    )
+    stubber.add_response(
+        "get_distribution_config",
+        config_response(distribution_config("/2.0.0", staging=True), "S1"),
+        {"Id": STAGING_ID},
+    )
     monkeypatch.setattr(app, "cloudfront", client)
     with stubber:
         result = app.lambda_handler(event(None, policy_id=POLICY_ID), lambda_context)

@@ -86,6 +86,44 @@ def test_an_illegal_update_is_promotion_failed(
         promote_app.lambda_handler(PROMOTE, lambda_context)
 
 
+def test_a_primary_changed_since_the_probe_is_not_promoted_over(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    # Given the policy went live with primary ETag P0, and another writer has changed the primary since
+    client, stubber = stubbed_cloudfront()
+    changed = distribution_config(Comment="changed by someone else")
+    stubber.add_response("get_distribution_config", config_response(changed, "P1"), {"Id": PRIMARY_ID})
+    stubber.add_response(
+        "get_distribution_config",
+        config_response(distribution_config("/2.0.0", staging=True), "S1"),
+        {"Id": STAGING_ID},
+    )
+    monkeypatch.setattr(promote_app, "cloudfront", client)
+    probed = {**PROMOTE, "expectedPrimaryETag": "P0", "expectedStagingETag": "S1"}
+    # When Promote runs, Then it refuses without calling UpdateDistributionWithStagingConfig
+    with stubber, pytest.raises(PromotionFailed, match="changed since the release was probed"):
+        promote_app.lambda_handler(probed, lambda_context)
+    stubber.assert_no_pending_responses()
+
+
+def test_a_retried_promote_that_already_went_through_succeeds(
+    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+) -> None:
+    # Given an earlier attempt of this Promote already copied the staging config onto the primary
+    client, stubber = stubbed_cloudfront()
+    staging_config = distribution_config("/2.0.0", staging=True)
+    promoted = {**staging_config, "Staging": False}
+    stubber.add_response("get_distribution_config", config_response(promoted, "P2"), {"Id": PRIMARY_ID})
+    stubber.add_response("get_distribution_config", config_response(staging_config, "S1"), {"Id": STAGING_ID})
+    monkeypatch.setattr(promote_app, "cloudfront", client)
+    probed = {**PROMOTE, "expectedPrimaryETag": "P1", "expectedStagingETag": "S1"}
+    # When it is invoked again, Then it succeeds without promoting twice
+    with stubber:
+        result = promote_app.lambda_handler(probed, lambda_context)
+    stubber.assert_no_pending_responses()
+    assert result["deadline"] == result["promotedAt"] + 300
+
+
 def test_invalidation_is_created_once_per_execution_and_waited_for(
     aws: None, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
 ) -> None:

@@ -10,7 +10,7 @@ from typing import ParamSpec, TypeVar
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError
 
-from cfcd_common.errors import TransientAwsError
+from cfcd_common.errors import CfcdError, TransientAwsError, UnexpectedError
 
 # boto3 retries throttling and 5xx a few times itself; what still fails surfaces as
 # TransientAwsError so the state machine retries with a longer backoff.
@@ -49,19 +49,29 @@ def is_transient(error: ClientError) -> bool:
     return error_code(error) in TRANSIENT_ERROR_CODES or status >= 500
 
 
-def transient_aws_errors(handler: Callable[P, R]) -> Callable[P, R]:
-    """Re-raise throttling, 5xx and connection failures as TransientAwsError (retried by the ASL)."""
+def named_task_errors(handler: Callable[P, R]) -> Callable[P, R]:
+    """Let a task fail only with a name the state machine knows.
+
+    Throttling, 5xx and connection failures become TransientAwsError (retried by the ASL); any
+    other exception that is not already a named CfcdError (AccessDenied, a bug, a malformed AWS
+    answer) becomes UnexpectedError with the original type and message as its cause, so an
+    execution never ends with a bare `ClientError` or `KeyError`.
+    """
 
     @functools.wraps(handler)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return handler(*args, **kwargs)
+        except CfcdError:
+            raise
         except ClientError as error:
             if is_transient(error):
                 raise TransientAwsError(f"{error_code(error)}: {error}") from error
-            raise
+            raise UnexpectedError(f"ClientError {error_code(error)}: {error}") from error
         except (ConnectionError, HTTPClientError) as error:
             raise TransientAwsError(str(error)) from error
+        except Exception as error:
+            raise UnexpectedError(f"{type(error).__name__}: {error}") from error
 
     return wrapper
 

@@ -283,18 +283,54 @@ def detach_policy(cloudfront: CloudFrontClient, primary_id: str) -> None:
     update_distribution(cloudfront, primary_id, lambda config: {**config, "ContinuousDeploymentPolicyId": ""})
 
 
-def promote(cloudfront: CloudFrontClient, primary_id: str, staging_id: str) -> None:
+# What a promotion leaves on the primary instead of taking it from the staging distribution.
+PRIMARY_KEEPS_ON_PROMOTION = frozenset(
+    {"CallerReference", "Aliases", "ViewerCertificate", "ContinuousDeploymentPolicyId", "Staging"}
+)
+
+
+def is_promoted(primary: Config, staging: Config) -> bool:
+    """Does the primary already carry the staging config (everything promotion copies)?"""
+
+    def copied(config: Config) -> Config:
+        return {key: value for key, value in config.items() if key not in PRIMARY_KEEPS_ON_PROMOTION}
+
+    return copied(primary) == copied(staging)
+
+
+def promote(
+    cloudfront: CloudFrontClient,
+    primary_id: str,
+    staging_id: str,
+    probed_etags: tuple[str, str] | None = None,
+) -> None:
     """Copy the staging config onto the primary (CloudFront then disables the policy).
 
+    `probed_etags` are the (primary, staging) ETags when the policy went live: the staging config
+    was derived from that primary and probed as that staging. If either changed since, another
+    writer changed them mid-release and promoting would silently undo that change (or ship what
+    nobody probed), so it is a PromotionFailed, the primary left as the other writer left it;
+    unless the change is this very promotion, done by an earlier attempt of a retried task.
     Both ETags are re-read when CloudFront says one is stale; any other refusal
     (IllegalUpdate, unsupported field changes) is a PromotionFailed.
     """
     for attempt in range(1, UPDATE_ATTEMPTS + 1):
-        primary_etag = cloudfront.get_distribution_config(Id=primary_id)["ETag"]
-        staging_etag = cloudfront.get_distribution_config(Id=staging_id)["ETag"]
+        primary = cloudfront.get_distribution_config(Id=primary_id)
+        staging = cloudfront.get_distribution_config(Id=staging_id)
+        current = (primary["ETag"], staging["ETag"])
+        if probed_etags is not None and current != probed_etags:
+            if is_promoted(
+                cast(Config, primary["DistributionConfig"]), cast(Config, staging["DistributionConfig"])
+            ):
+                return
+            raise PromotionFailed(
+                f"{primary_id} or its staging distribution {staging_id} changed since the release was "
+                f"probed (ETags {probed_etags[0]}, {probed_etags[1]} then, {current[0]}, {current[1]} now): "
+                "not promoting over another writer's change"
+            )
         try:
             cloudfront.update_distribution_with_staging_config(
-                Id=primary_id, StagingDistributionId=staging_id, IfMatch=f"{primary_etag}, {staging_etag}"
+                Id=primary_id, StagingDistributionId=staging_id, IfMatch=f"{current[0]}, {current[1]}"
             )
             return
         except ClientError as error:

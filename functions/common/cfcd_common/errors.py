@@ -37,14 +37,24 @@ class VerifyFailed(CfcdError):
     """After promotion the primary does not serve the new release."""
 
 
+class UnexpectedError(CfcdError):
+    """Anything else a task raised (AccessDenied, a bug); the cause keeps the original error.
+
+    The state machine also names this way every failure that carries no cfcd name (Lambda.Unknown,
+    States.TaskFailed, ...) before it ends the execution.
+    """
+
+
 class TransientAwsError(CfcdError):
     """AWS throttled or failed server-side after boto3's own retries; the ASL retries with backoff."""
 
 
 # Names raised by other parts: the approval function's SendTaskFailure and the ASL's own mapping
-# of States.Timeout on RequestApproval.
+# of States.Timeout on RequestApproval and of a failed rollback.
 DEPLOYMENT_REJECTED = "DeploymentRejected"
 APPROVAL_TIMED_OUT = "ApprovalTimedOut"
+# DisableContinuousDeployment itself failed: the policy may still send viewers to staging.
+ROLLBACK_FAILED = "RollbackFailed"
 
 WORKFLOW_ERROR_NAMES: tuple[str, ...] = (
     "InvalidInput",
@@ -56,4 +66,8 @@ WORKFLOW_ERROR_NAMES: tuple[str, ...] = (
     APPROVAL_TIMED_OUT,
     "PromotionFailed",
     "VerifyFailed",
+    ROLLBACK_FAILED,
+    # AWS kept throttling or failing past every retry.
+    "TransientAwsError",
+    "UnexpectedError",
 )

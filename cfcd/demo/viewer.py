@@ -1,0 +1,94 @@
+"""A viewer of the site: HTTP requests through the local edge, as a browser would send them.
+
+The edge answers for every distribution domain; the domain travels in the ``Host`` header. A
+viewer without a cookie is a new visitor (a fresh weight draw); :class:`StickyViewer` keeps the
+``x-amz-continuous-deployment-state`` cookie like a browser and so stays on one side.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass, field
+
+from cfcd.local.edge import STICKINESS_COOKIE
+
+STAGING_HEADER = "aws-cf-cd-env"
+STAGING_HEADER_VALUE = "staging"
+_RELEASE = re.compile(r"<h1>(v\d+) App</h1>")
+TIMEOUT_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: str
+    set_cookie: str | None = None
+
+    @property
+    def release(self) -> str:
+        """`v1`, `v2`, ... from the seed's page, or `?` when the page is not a release."""
+        match = _RELEASE.search(self.body)
+        return match.group(1) if match else "?"
+
+    def describe(self) -> str:
+        return (
+            f"HTTP {self.status}, body {self.release} App" if self.release != "?" else f"HTTP {self.status}"
+        )
+
+
+@dataclass(frozen=True)
+class Site:
+    """One distribution seen through the edge."""
+
+    edge_endpoint: str
+    domain_name: str
+
+    def get(self, path: str = "/", headers: dict[str, str] | None = None) -> Answer:
+        sent = {"Host": self.domain_name, "User-Agent": "cfcd-demo", **(headers or {})}
+        request = urllib.request.Request(self.edge_endpoint.rstrip("/") + path, headers=sent)
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                cookie = response.headers.get("Set-Cookie")
+                return Answer(int(response.status), response.read().decode("utf-8", "replace"), cookie)
+        except urllib.error.HTTPError as error:
+            return Answer(
+                error.code, error.read().decode("utf-8", "replace"), error.headers.get("Set-Cookie")
+            )
+
+    def with_header(self, path: str = "/") -> Answer:
+        return self.get(path, {STAGING_HEADER: STAGING_HEADER_VALUE})
+
+    def sample(self, requests: int, path: str = "/") -> list[Answer]:
+        """``requests`` new viewers (no cookie each), one request each."""
+        return [self.get(path) for _ in range(requests)]
+
+
+def cookie_pair(set_cookie: str | None) -> str | None:
+    """``name=value`` of the stickiness cookie from a Set-Cookie header, as a browser keeps it."""
+    if not set_cookie:
+        return None
+    pair = set_cookie.split(";", 1)[0].strip()
+    return pair if pair.startswith(f"{STICKINESS_COOKIE}=") else None
+
+
+@dataclass
+class StickyViewer:
+    """A browser with a cookie jar of one cookie: the edge's stickiness cookie."""
+
+    site: Site
+    cookie: str | None = None
+    seen: Counter[str] = field(default_factory=Counter)
+
+    def get(self, path: str = "/") -> Answer:
+        answer = self.site.get(path, {"Cookie": self.cookie} if self.cookie else None)
+        # Every sticky response refreshes the cookie (the idle TTL counts from the last request).
+        self.cookie = cookie_pair(answer.set_cookie) or self.cookie
+        self.seen[answer.release] += 1
+        return answer
+
+
+def shares(answers: list[Answer]) -> Counter[str]:
+    return Counter(answer.release for answer in answers)

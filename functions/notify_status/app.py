@@ -1,0 +1,192 @@
+"""NotifyStatus: tell the topic how a release ended (SUCCEEDED, FAILED, TIMED_OUT or ABORTED).
+
+An EventBridge rule on the default bus sends this function the "Step Functions Execution Status
+Change" events of the deployment state machine. The mail is short plain text: which release of
+which distribution, how it ended and why, how long it took, and the console link to the graph.
+A release the workflow refused at ValidateInput gets its mail too, so the input is read leniently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+logger = Logger()
+tracer = Tracer()
+sns = boto3.client("sns", config=CLIENT_CONFIG)
+
+# SNS subjects: ASCII, no line breaks, fewer than 100 characters.
+SUBJECT_LIMIT = 99
+# A Lambda error's cause is a JSON document with a stack trace; the mail keeps it readable.
+CAUSE_LIMIT = 1000
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+
+ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
+
+
+class ExecutionStatusChange(BaseModel):
+    """`detail` of a Step Functions Execution Status Change event (dates in epoch milliseconds)."""
+
+    executionArn: str
+    stateMachineArn: str
+    name: str
+    status: ExecutionStatus
+    startDate: int
+    stopDate: int | None = None
+    input: str | None = None
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChangeEvent(EventBridgeModel):
+    detail: ExecutionStatusChange  # narrows Powertools' "dict or any model"
+
+
+class ReleaseInput(BaseModel):
+    """The parts of the execution input a notification names; anything else is ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    primaryDistributionId: str | None = None
+    release: str | None = None
+    staging: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def read(cls, text: str | None) -> ReleaseInput:
+        try:
+            return cls.model_validate_json(text or "{}")
+        except ValidationError:  # not the contract's shape: the mail still names the execution
+            return cls()
+
+    def label(self, execution_name: str) -> str:
+        """The release's name as the approval mail shows it (DeploymentInput.with_release_label)."""
+        if self.release:
+            return self.release
+        overrides = self.staging.get("overrides")
+        origin_path = overrides.get("originPath") if isinstance(overrides, dict) else None
+        stack_name = self.staging.get("stackName")
+        for candidate in (str(origin_path or "").strip("/"), stack_name):
+            if isinstance(candidate, str) and candidate:
+                return candidate
+        return execution_name
+
+
+class Notification(BaseModel):
+    subject: str
+    message: str
+
+
+class Notified(BaseModel):
+    messageId: str
+    subject: str
+
+
+def console_url(region: str, execution_arn: str) -> str:
+    return (
+        f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+        f"#/v2/executions/details/{execution_arn}"
+    )
+
+
+def format_duration(seconds: float) -> str:
+    total = max(0, round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+def readable_cause(cause: str) -> str:
+    """A Lambda error's cause is JSON (errorMessage, errorType, stackTrace): keep the message."""
+    try:
+        document = json.loads(cause)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
+        cause = document["errorMessage"]
+    return cause if len(cause) <= CAUSE_LIMIT else cause[: CAUSE_LIMIT - 3] + "..."
+
+
+def subject_for(label: str, status: str, distribution: str | None) -> str:
+    tail = f" {status}" + (f" ({distribution})" if distribution else "")
+    label = _NOT_PRINTABLE_ASCII.sub("?", label)
+    room = SUBJECT_LIMIT - len("cfcd: release ") - len(tail)
+    if len(label) > room:
+        label = label[: max(room - 3, 1)] + "..."
+    return _NOT_PRINTABLE_ASCII.sub("?", f"cfcd: release {label}{tail}")[:SUBJECT_LIMIT]
+
+
+def build_notification(event: ExecutionStatusChangeEvent) -> Notification:
+    change = event.detail
+    release = ReleaseInput.read(change.input)
+    label = release.label(change.name)
+    started = datetime.fromtimestamp(change.startDate / 1000, UTC)
+    stopped = datetime.fromtimestamp(change.stopDate / 1000, UTC) if change.stopDate else event.time
+    rows = [
+        ("Release", label),
+        ("Distribution", release.primaryDistributionId or "(not in the input)"),
+        ("Status", change.status),
+    ]
+    if change.error:
+        rows.append(("Error", change.error))
+    if change.cause:
+        rows.append(("Cause", readable_cause(change.cause)))
+    rows += [
+        ("Started", started.strftime("%Y-%m-%d %H:%M:%S UTC")),
+        ("Duration", format_duration((stopped - started).total_seconds())),
+        ("Execution", change.name),
+    ]
+    width = max(len(key) for key, _ in rows) + 2
+    lines = [f"The cfcd release {label} ended: {change.status}.", ""]
+    lines += [f"{key.ljust(width)}{value}" for key, value in rows]
+    lines += [
+        "",
+        "Open the execution in the Step Functions console:",
+        console_url(event.region, change.executionArn),
+    ]
+    return Notification(
+        subject=subject_for(label, change.status, release.primaryDistributionId),
+        message="\n".join(lines) + "\n",
+    )
+
+
+@tracer.capture_method
+def notify(client: SNSClient, topic_arn: str, event: ExecutionStatusChangeEvent) -> Notified:
+    notification = build_notification(event)
+    response = client.publish(TopicArn=topic_arn, Subject=notification.subject, Message=notification.message)
+    return Notified(messageId=response["MessageId"], subject=notification.subject)
+
+
+class NotifySettings(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.executionArn")
+@tracer.capture_lambda_handler
+@named_task_errors
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    change = ExecutionStatusChangeEvent.model_validate(event)
+    settings = NotifySettings.model_validate(dict(os.environ))
+    result = notify(sns, settings.topic_arn, change)
+    logger.info("Release status sent", extra={"status": change.detail.status, "subject": result.subject})
+    return result.model_dump()

@@ -1,0 +1,408 @@
+"""The invariant every release must leave behind, and the releases the fault suite runs.
+
+Invariant (issue 6): when an execution has ended,
+- the primary's DistributionConfig is what it was before the release, or exactly the staging
+  config after a promotion (everything but the fields the primary keeps on promotion);
+  ``ContinuousDeploymentPolicyId`` is compared apart: a release attaches its policy to the
+  primary and leaves it attached (disabled), so that the next release reuses the staging
+  distribution instead of copying a new one (20 per account);
+- the policy attached to the primary is disabled (or none is attached);
+- the primary's lock item is gone;
+- the execution SUCCEEDED or FAILED with a name cfcd gives (WORKFLOW_ERROR_NAMES), never
+  States.Runtime, States.TaskFailed, Lambda.Unknown or a bare exception class.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from cfcd.local.seed import SeededSite, seed_site
+from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION
+from cfcd_common.errors import WORKFLOW_ERROR_NAMES
+from tests.conftest import LocalCloudHandle
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+EXECUTION_DEADLINE_SECONDS = 90.0
+FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 30, "probeTimeoutSeconds": 20}
+MUTATING_PREFIXES = ("Create", "Update", "Put", "Delete", "Copy")
+T = TypeVar("T")
+Config = dict[str, Any]
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value is not None:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"no {what} within {timeout:.0f} s")
+
+
+def new_site(cloud: LocalCloudHandle) -> SeededSite:
+    site = seed_site(cloud.info.aws_endpoint, bucket=f"fault-{uuid.uuid4().hex[:12]}")
+    SITES.append(site)
+    return site
+
+
+# Every site the suite seeded: their staging distributions are retired at the end of each module,
+# since an account holds at most 20 and the other suites share the local cloud.
+SITES: list[SeededSite] = []
+
+
+def retire_staging(cloud: LocalCloudHandle, site: SeededSite) -> None:
+    """Detach and delete the site's policy, then disable and delete its staging distributions."""
+    cloudfront = cloud.client("cloudfront")
+    primary = cloudfront.get_distribution_config(Id=site.primary_distribution_id)
+    policy_id = primary["DistributionConfig"].get("ContinuousDeploymentPolicyId")
+    staging_names: set[str] = set()
+    if policy_id:
+        cloudfront.update_distribution(
+            Id=site.primary_distribution_id,
+            IfMatch=primary["ETag"],
+            DistributionConfig={**primary["DistributionConfig"], "ContinuousDeploymentPolicyId": ""},
+        )
+        policy = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
+        staging_names |= set(
+            policy["ContinuousDeploymentPolicyConfig"]["StagingDistributionDnsNames"]["Items"]
+        )
+        cloudfront.delete_continuous_deployment_policy(Id=policy_id, IfMatch=policy["ETag"])
+    # Staging copies reading the site's bucket (also a release that failed before attaching its policy).
+    for summary in cloudfront.list_distributions()["DistributionList"].get("Items", []):
+        origin = summary["Origins"]["Items"][0]["DomainName"]
+        if summary.get("Staging") and (
+            summary["DomainName"] in staging_names or origin.startswith(f"{site.bucket_name}.")
+        ):
+            try:
+                _delete_staging(cloudfront, summary["Id"])
+            except ClientError as error:
+                # Sites sharing a bucket are retired in parallel: another thread got there first.
+                if error.response.get("Error", {}).get("Code") != "NoSuchDistribution":
+                    raise
+
+
+def _delete_staging(cloudfront: Any, distribution_id: str) -> None:
+    config = cloudfront.get_distribution_config(Id=distribution_id)
+    cloudfront.update_distribution(
+        Id=distribution_id,
+        IfMatch=config["ETag"],
+        DistributionConfig={**config["DistributionConfig"], "Enabled": False},
+    )
+    cloudfront.get_waiter("distribution_deployed").wait(
+        Id=distribution_id, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    etag = cloudfront.get_distribution_config(Id=distribution_id)["ETag"]
+    cloudfront.delete_distribution(Id=distribution_id, IfMatch=etag)
+
+
+def retire_all_sites(cloud: LocalCloudHandle, sites: list[SeededSite] | None = None) -> list[str]:
+    """Retire the staging side of ``sites`` (default: every seeded one); returns what failed."""
+    pending = SITES if sites is None else sites
+    retiring = list(pending)
+    pending.clear()
+
+    def retire(site: SeededSite) -> str | None:
+        try:
+            retire_staging(cloud, site)
+        except Exception as error:  # a teardown: report, keep retiring the others
+            return f"{site.primary_distribution_id}: {type(error).__name__}: {error}"
+        return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [problem for problem in pool.map(retire, retiring) if problem]
+
+
+def copy_input(site: SeededSite, release: str = "2.0.0", **changes: Any) -> dict[str, Any]:
+    """A header release of ``release`` onto the site, fast timing; ``changes`` replace top-level keys."""
+    document: dict[str, Any] = json.loads((EVENTS / "input_copy_header.json").read_text())
+    document["primaryDistributionId"] = site.primary_distribution_id
+    document["staging"]["overrides"]["originPath"] = f"/{release}"
+    document["probe"]["expect"]["bodyContains"] = f"v{release.split('.')[0]} App"
+    document["timing"] = dict(FAST_TIMING)
+    document["approval"] = {"timeoutSeconds": 60}
+    document.update(changes)
+    return document
+
+
+def stack_input(site: SeededSite, template: str, release: str = "2.0.0", **changes: Any) -> dict[str, Any]:
+    document = copy_input(site, release, **changes)
+    document["staging"] = {
+        "mode": "stack",
+        "stackName": f"staging-{uuid.uuid4().hex[:10]}",
+        "templateBody": template,
+        "parameters": {
+            "PrimaryDistributionId": site.primary_distribution_id,
+            "StaticResourceBucketName": site.bucket_name,
+            "OriginAccessControlId": site.origin_access_control_id,
+            "OriginPath": f"/{release}",
+        },
+    }
+    document.pop("traffic", None)
+    return document
+
+
+@dataclass
+class Snapshot:
+    config: Config
+    etag: str
+
+
+def snapshot(cloud: LocalCloudHandle, distribution_id: str) -> Snapshot:
+    found = cloud.client("cloudfront").get_distribution_config(Id=distribution_id)
+    return Snapshot(config=found["DistributionConfig"], etag=found["ETag"])
+
+
+class Release:
+    """One execution of the real state machine on the local cloud."""
+
+    def __init__(self, cloud: LocalCloudHandle, document: Any, label: str = "fault") -> None:
+        self.cloud = cloud
+        self.sfn = cloud.client("stepfunctions")
+        self.name = f"{label}-{uuid.uuid4().hex[:10]}"
+        self.started = time.time()
+        self.arn: str = self.sfn.start_execution(
+            stateMachineArn=cloud.info.state_machine_arn, name=self.name, input=json.dumps(document)
+        )["executionArn"]
+
+    def describe(self) -> dict[str, Any]:
+        return dict(self.sfn.describe_execution(executionArn=self.arn))
+
+    def pending_approval(self) -> dict[str, Any]:
+        table = self.cloud.resource("dynamodb").Table(self.cloud.info.table_name)
+
+        def probe() -> dict[str, Any] | None:
+            description = self.describe()
+            if description["status"] != "RUNNING":
+                raise AssertionError(
+                    f"{self.name} ended before its approval: {description['status']} "
+                    f"{description.get('error')}: {str(description.get('cause'))[:1500]}"
+                )
+            items = table.query(
+                IndexName="byExecution", KeyConditionExpression=Key("executionArn").eq(self.arn)
+            )["Items"]
+            pending = [item for item in items if item.get("status") == "PENDING"]
+            return pending[0] if pending else None
+
+        return wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"pending approval of {self.name}")
+
+    def approve(self) -> None:
+        approval = self.pending_approval()
+        self.sfn.send_task_success(
+            taskToken=approval["taskToken"],
+            output=json.dumps({"approvalId": approval["pk"], "decidedBy": "faults", "comment": ""}),
+        )
+
+    def reject(self) -> None:
+        approval = self.pending_approval()
+        self.sfn.send_task_failure(
+            taskToken=approval["taskToken"], error="DeploymentRejected", cause="rejected by the fault suite"
+        )
+
+    def last_event(self) -> dict[str, Any]:
+        events = self.sfn.get_execution_history(executionArn=self.arn, maxResults=1000)["events"]
+        return dict(events[-1]) if events else {"type": "ExecutionStarting"}
+
+    def wait_until_in(self, state: str) -> None:
+        """Until the execution sits in the Wait state ``state`` (its next Task has not run yet)."""
+
+        def probe() -> bool | None:
+            event = self.last_event()
+            if event["type"] in {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
+                description = self.describe()
+                raise AssertionError(
+                    f"{self.name} ended before reaching {state}: {description['status']} "
+                    f"{description.get('error')}: {str(description.get('cause'))[:1000]}"
+                )
+            entered = event.get("stateEnteredEventDetails", {}).get("name")
+            return True if event["type"] == "WaitStateEntered" and entered == state else None
+
+        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} in {state}", interval=0.05)
+
+    def finished(self) -> dict[str, Any]:
+        def probe() -> dict[str, Any] | None:
+            description = self.describe()
+            return None if description["status"] == "RUNNING" else description
+
+        return wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"end of {self.name}")
+
+
+def staging_config_of_policy(cloud: LocalCloudHandle, policy_id: str) -> Config | None:
+    cloudfront = cloud.client("cloudfront")
+    policy = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)[
+        "ContinuousDeploymentPolicyConfig"
+    ]
+    names = set(policy["StagingDistributionDnsNames"].get("Items", []))
+    for summary in cloudfront.list_distributions()["DistributionList"].get("Items", []):
+        if summary["DomainName"] in names:
+            config: Config = cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+            return config
+    return None
+
+
+def _promotion_view(config: Config) -> Config:
+    return {key: value for key, value in config.items() if key not in PRIMARY_KEEPS_ON_PROMOTION}
+
+
+def _without_policy_id(config: Config) -> Config:
+    view = copy.deepcopy(config)
+    view.pop("ContinuousDeploymentPolicyId", None)
+    return view
+
+
+@dataclass
+class Verdict:
+    """What the invariant check found; ``violations`` empty means it held."""
+
+    status: str
+    error: str | None
+    cause: str | None
+    promoted: bool = False
+    violations: list[str] = field(default_factory=list)
+
+    def explain(self) -> str:
+        return f"{self.status} {self.error}: {str(self.cause)[:800]}\n  " + "\n  ".join(self.violations)
+
+
+def check_invariant(
+    cloud: LocalCloudHandle,
+    site: SeededSite,
+    before: Snapshot,
+    description: dict[str, Any],
+    *,
+    expected_primary: Config | None = None,
+    lock_expected_holder: str | None = None,
+) -> Verdict:
+    """The invariant after ``description``'s execution ended (see the module docstring).
+
+    ``expected_primary``: the primary as someone else legitimately left it (instead of ``before``).
+    ``lock_expected_holder``: a lock another execution holds and that must survive this one.
+    """
+    verdict = Verdict(description["status"], description.get("error"), description.get("cause"))
+    cloudfront = cloud.client("cloudfront")
+    primary = snapshot(cloud, site.primary_distribution_id).config
+    policy_id = primary.get("ContinuousDeploymentPolicyId") or None
+
+    unchanged = _without_policy_id(primary) == _without_policy_id(expected_primary or before.config)
+    staging = staging_config_of_policy(cloud, policy_id) if policy_id else None
+    verdict.promoted = staging is not None and _promotion_view(primary) == _promotion_view(staging)
+    if not (unchanged or verdict.promoted):
+        verdict.violations.append("the primary is neither as before nor the promoted staging config")
+    if verdict.status == "SUCCEEDED" and not verdict.promoted:
+        verdict.violations.append("SUCCEEDED but the primary does not carry the staging config")
+    if policy_id:
+        policy = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
+        if policy["ContinuousDeploymentPolicyConfig"]["Enabled"]:
+            verdict.violations.append(f"policy {policy_id} is still enabled")
+
+    lock = (
+        cloud.resource("dynamodb")
+        .Table(cloud.info.table_name)
+        .get_item(Key={"pk": f"lock#{site.primary_distribution_id}"}, ConsistentRead=True)
+        .get("Item")
+    )
+    holder = lock.get("executionArn") if lock else None
+    if holder != lock_expected_holder:
+        verdict.violations.append(f"lock held by {holder}, expected {lock_expected_holder}")
+
+    if verdict.status == "FAILED" and verdict.error not in WORKFLOW_ERROR_NAMES:
+        verdict.violations.append(f"failed with an unnamed error {verdict.error!r}")
+    if verdict.status not in {"SUCCEEDED", "FAILED", "ABORTED"}:
+        verdict.violations.append(f"ended {verdict.status}")
+    return verdict
+
+
+def mutating_calls(cloud: LocalCloudHandle, since: float, until: float) -> list[str]:
+    return [
+        f"{call.service}:{call.operation}"
+        for call in cloud.faults.calls()
+        if since <= call.time <= until and call.operation.startswith(MUTATING_PREFIXES)
+    ]
+
+
+@dataclass
+class CaseResult:
+    case: str
+    outcome: str  # "SUCCEEDED", "FAILED DeployTimeout", ...
+    held: bool
+    faults_injected: int = 0
+    faults_consumed: int = 0
+
+
+@dataclass
+class BadInputResult:
+    case: str
+    error: str | None
+    rejected: bool
+    writes: list[str]
+
+
+@dataclass
+class Summary:
+    """Filled by the tests, printed by the terminal summary hook of tests/faults/conftest.py."""
+
+    cases: list[CaseResult] = field(default_factory=list)
+    bad_inputs: list[BadInputResult] = field(default_factory=list)
+
+    def table(self) -> list[str]:
+        if not self.cases and not self.bad_inputs:
+            return []
+        lines = [f"{'fault case':<44} {'ending':<34} {'faults':>7}  invariant"]
+        for case in self.cases:
+            faults = f"{case.faults_consumed}/{case.faults_injected}" if case.faults_injected else "-"
+            lines.append(
+                f"{case.case:<44} {case.outcome:<34} {faults:>7}  {'held' if case.held else 'BROKEN'}"
+            )
+        held = sum(case.held for case in self.cases)
+        injected = sum(case.faults_injected for case in self.cases)
+        consumed = sum(case.faults_consumed for case in self.cases)
+        rejected = sum(result.rejected for result in self.bad_inputs)
+        writes = sum(len(result.writes) for result in self.bad_inputs)
+        lines += [
+            "",
+            f"{'faults tried':<28} {len(self.cases)} cases, {consumed} of {injected} injected AWS errors hit",
+            f"{'invariant held':<28} {held} of {len(self.cases)}",
+            f"{'inputs rejected':<28} {rejected} of {len(self.bad_inputs)}",
+            f"{'writes seen':<28} {writes}",
+        ]
+        for result in self.bad_inputs:
+            if not result.rejected or result.writes:
+                lines.append(f"  bad input {result.case}: {result.error} writes={result.writes}")
+        return lines
+
+
+SUMMARY = Summary()
+
+
+def retire_leftover_stagings(cloud: LocalCloudHandle) -> list[str]:
+    """Retire every staging distribution and policy on the local cloud: earlier suites of this
+    pytest session leave theirs behind, and this suite needs up to a dozen of the 20 an account
+    may hold. Only called before any of this suite's releases runs (pytest runs tests serially)."""
+    cloudfront = cloud.client("cloudfront")
+    summaries = cloudfront.list_distributions()["DistributionList"].get("Items", [])
+    owners = [
+        SeededSite(
+            primary_distribution_id=summary["Id"],
+            domain_name=summary["DomainName"],
+            # The leftover staging copies read the primary's bucket: found by the origin.
+            bucket_name=summary["Origins"]["Items"][0]["DomainName"].split(".s3.", 1)[0],
+            origin_access_control_id="",
+        )
+        for summary in summaries
+        if not summary.get("Staging")
+    ]
+    problems = retire_all_sites(cloud, owners)
+    for summary in cloudfront.list_distributions()["DistributionList"].get("Items", []):
+        if summary.get("Staging"):
+            problems.append(f"{summary['Id']}: a staging distribution is left")
+    return problems

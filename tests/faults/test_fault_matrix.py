@@ -1,0 +1,584 @@
+"""Fault matrix: whatever fails, the primary is intact (or fully promoted), the policy off, the lock free.
+
+Cases that touch no global knob of the shared local cloud (no injected AWS error, no propagation
+delay) run concurrently, each on its own freshly seeded site, in the module's first fixture; the
+tests then check each one. Cases that inject AWS errors (they hit whichever caller comes first)
+or slow propagation run one after the other. See tests/faults/support.py for the invariant.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cfcd.cli import main as cli
+from cfcd.local.seed import SeededSite, release_page
+from cfcd_common.aws import now
+from tests.conftest import LocalCloudHandle
+from tests.faults.support import (
+    SITES,
+    SUMMARY,
+    CaseResult,
+    Release,
+    Snapshot,
+    Verdict,
+    check_invariant,
+    copy_input,
+    new_site,
+    retire_all_sites,
+    retire_leftover_stagings,
+    snapshot,
+    stack_input,
+    wait_for,
+)
+
+pytestmark = pytest.mark.faults
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+STACK_TEMPLATE = (EXAMPLES / "staging-header.yaml").read_text()
+CLEANUP_DEADLINE_SECONDS = 30.0
+
+
+@dataclass
+class Ran:
+    """An ended release and what the invariant must compare it with."""
+
+    site: SeededSite
+    before: Snapshot
+    description: dict[str, Any]
+    expected_primary: dict[str, Any] | None = None
+    lock_holder: str | None = None
+
+
+def record(case: str, ran: Ran, verdict: Verdict, injected: int = 0, consumed: int = 0) -> None:
+    ending = verdict.status if verdict.status != "FAILED" else f"FAILED {verdict.error}"
+    SUMMARY.cases.append(CaseResult(case, ending, not verdict.violations, injected, consumed))
+
+
+def assert_ended(case: str, ran: Ran, cloud: LocalCloudHandle, expected: str, **counts: int) -> Verdict:
+    """Check the invariant and the expected ending (SUCCEEDED, ABORTED or the error name)."""
+    verdict = check_invariant(
+        cloud,
+        ran.site,
+        ran.before,
+        ran.description,
+        expected_primary=ran.expected_primary,
+        lock_expected_holder=ran.lock_holder,
+    )
+    record(case, ran, verdict, **counts)
+    ending = verdict.status if verdict.status != "FAILED" else verdict.error
+    assert ending == expected, verdict.explain()
+    assert not verdict.violations, verdict.explain()
+    return verdict
+
+
+# --- the concurrent cases ---------------------------------------------------------------------------
+
+
+def probe_sees_wrong_content(cloud: LocalCloudHandle) -> Ran:
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    document = copy_input(
+        site, probe={"path": "/index.html", "expect": {"status": 200, "bodyContains": "v9 App"}}
+    )
+    document["timing"]["probeTimeoutSeconds"] = 3
+    return Ran(site, before, Release(cloud, document).finished())
+
+
+def origin_answers_5xx(cloud: LocalCloudHandle) -> Ran:
+    site = new_site(cloud)
+    # A release folder of its own, so the origin fault hits no other case's release.
+    folder = f"broken-{uuid.uuid4().hex[:8]}"
+    cloud.client("s3").put_object(
+        Bucket=site.bucket_name, Key=f"{folder}/index.html", Body=release_page("2.0.0").encode()
+    )
+    cloud.faults.inject_origin_status(f"/{folder}/", 503)
+    before = snapshot(cloud, site.primary_distribution_id)
+    document = copy_input(site)
+    document["staging"]["overrides"]["originPath"] = f"/{folder}"
+    document["timing"]["probeTimeoutSeconds"] = 3
+    return Ran(site, before, Release(cloud, document).finished())
+
+
+def weight_never_shows_staging(cloud: LocalCloudHandle) -> Ran:
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    document = copy_input(site, traffic={"type": "SingleWeight", "weight": 0.0})
+    document["probe"]["samples"] = 10
+    document["timing"]["probeTimeoutSeconds"] = 3
+    return Ran(site, before, Release(cloud, document).finished())
+
+
+def approval_times_out(cloud: LocalCloudHandle) -> Ran:
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    document = copy_input(site, approval={"timeoutSeconds": 2})
+    return Ran(site, before, Release(cloud, document).finished())
+
+
+def approver_rejects(cloud: LocalCloudHandle) -> Ran:
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.reject()
+    return Ran(site, before, release.finished())
+
+
+def another_writer_changes_the_primary(cloud: LocalCloudHandle) -> Ran:
+    # Given a release waiting for approval, its policy live
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    # When someone else changes the primary (a console edit, another pipeline) and then it is approved
+    current = snapshot(cloud, site.primary_distribution_id)
+    changed = {
+        **current.config,
+        "Comment": "edited while the release waited",
+        "DefaultRootObject": "home.html",
+    }
+    cloud.client("cloudfront").update_distribution(
+        Id=site.primary_distribution_id, IfMatch=current.etag, DistributionConfig=changed
+    )
+    release.approve()
+    # Then the promotion must not undo that change: the primary stays as the other writer left it
+    return Ran(site, before, release.finished(), expected_primary=changed)
+
+
+# The seed's header template with a policy CloudFront refuses (weight above 0.15).
+FAILING_STACK_TEMPLATE = STACK_TEMPLATE.replace(
+    "Type: SingleHeader\n          SingleHeaderConfig:\n"
+    "            Header: aws-cf-cd-env\n            Value: staging",
+    "Type: SingleWeight\n          SingleWeightConfig:\n            Weight: 0.5",
+)
+
+
+def staging_stack_fails(cloud: LocalCloudHandle) -> Ran:
+    assert FAILING_STACK_TEMPLATE != STACK_TEMPLATE
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    return Ran(site, before, Release(cloud, stack_input(site, FAILING_STACK_TEMPLATE)).finished())
+
+
+def put_lock(cloud: LocalCloudHandle, site: SeededSite, holder: str, expires_at: int) -> None:
+    cloud.resource("dynamodb").Table(cloud.info.table_name).put_item(
+        Item={
+            "pk": f"lock#{site.primary_distribution_id}",
+            "executionArn": holder,
+            "acquiredAt": expires_at - 3600,
+            "expiresAt": expires_at,
+        }
+    )
+
+
+def crashed_runs_lock_expired(cloud: LocalCloudHandle) -> Ran:
+    site = new_site(cloud)
+    put_lock(cloud, site, "arn:aws:states:us-east-1:123456789012:execution:cfcd:crashed", now() - 60)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.approve()
+    return Ran(site, before, release.finished())
+
+
+def lock_held_by_a_live_release(cloud: LocalCloudHandle) -> Ran:
+    site = new_site(cloud)
+    holder = "arn:aws:states:us-east-1:123456789012:execution:cfcd:still-running"
+    put_lock(cloud, site, holder, now() + 3600)
+    before = snapshot(cloud, site.primary_distribution_id)
+    # The holder's lock must survive the refused release: release deletes only its own lock.
+    return Ran(site, before, Release(cloud, copy_input(site)).finished(), lock_holder=holder)
+
+
+def operator_stops_the_release(cloud: LocalCloudHandle) -> Ran:
+    # Given a release waiting for its distributions to deploy: policy enabled, lock held
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.wait_until_in("WaitForDeployed")
+    # When an operator stops it (Step Functions runs no Catch on abort)
+    release.sfn.stop_execution(executionArn=release.arn, error="Operator", cause="stopped by the fault suite")
+    description = release.finished()
+    # Then the cleanup rule's function rolls back: wait for the lock to go, the invariant checks the rest
+    wait_for(lambda: True if lock_of(cloud, site) is None else None, CLEANUP_DEADLINE_SECONDS, "cleanup")
+    return Ran(site, before, description)
+
+
+def lock_of(cloud: LocalCloudHandle, site: SeededSite) -> dict[str, Any] | None:
+    table = cloud.resource("dynamodb").Table(cloud.info.table_name)
+    item: dict[str, Any] | None = table.get_item(
+        Key={"pk": f"lock#{site.primary_distribution_id}"}, ConsistentRead=True
+    ).get("Item")
+    return item
+
+
+CONCURRENT: dict[str, tuple[Callable[[LocalCloudHandle], Ran], str]] = {
+    "probe sees wrong content": (probe_sees_wrong_content, "ProbeFailed"),
+    "origin answers 503": (origin_answers_5xx, "ProbeFailed"),
+    "weight 0.0 never shows staging": (weight_never_shows_staging, "ProbeFailed"),
+    "approval times out": (approval_times_out, "ApprovalTimedOut"),
+    "approver rejects": (approver_rejects, "DeploymentRejected"),
+    "another writer changes the primary": (another_writer_changes_the_primary, "PromotionFailed"),
+    "staging stack fails to create": (staging_stack_fails, "StackFailed"),
+    "crashed run's lock expired": (crashed_runs_lock_expired, "SUCCEEDED"),
+    "lock held by a live release": (lock_held_by_a_live_release, "DeploymentInProgress"),
+}
+
+
+@pytest.fixture(scope="module")
+def concurrent_runs(local_cloud: LocalCloudHandle) -> Iterator[dict[str, Ran | BaseException]]:
+    """Run every concurrent case at once and wait for all, before any serial case injects faults."""
+    local_cloud.faults.reset()
+    for problem in retire_leftover_stagings(local_cloud):
+        warnings.warn(f"staging distributions left by earlier suites: {problem}", stacklevel=1)
+    results: dict[str, Ran | BaseException] = {}
+    with ThreadPoolExecutor(max_workers=len(CONCURRENT)) as pool:
+        futures = {name: pool.submit(run, local_cloud) for name, (run, _) in CONCURRENT.items()}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as error:  # reported by that case's test
+                results[name] = error
+    local_cloud.faults.reset()
+    # Kept until the module ends (the per-test retirement would take them from the later checks).
+    batch_sites = list(SITES)
+    SITES.clear()
+    yield results
+    for problem in retire_all_sites(local_cloud, batch_sites):
+        warnings.warn(f"could not retire a fault-suite site: {problem}", stacklevel=1)
+
+
+@pytest.mark.parametrize("case", list(CONCURRENT))
+def test_concurrent_case_keeps_the_invariant(
+    case: str, concurrent_runs: dict[str, Ran | BaseException], local_cloud: LocalCloudHandle
+) -> None:
+    ran = concurrent_runs[case]
+    if isinstance(ran, BaseException):
+        SUMMARY.cases.append(CaseResult(case, f"test error {type(ran).__name__}", False))
+        raise ran
+    assert_ended(case, ran, local_cloud, CONCURRENT[case][1])
+
+
+# --- the serial cases: injected AWS errors, slow propagation ----------------------------------------
+
+COPY_MODE_OPERATIONS = [
+    ("cloudfront", "GetDistribution"),
+    ("cloudfront", "GetDistributionConfig"),
+    ("cloudfront", "UpdateDistribution"),
+    ("cloudfront", "CopyDistribution"),
+    ("cloudfront", "CreateContinuousDeploymentPolicy"),
+    ("cloudfront", "UpdateDistributionWithStagingConfig"),
+    ("cloudfront", "CreateInvalidation"),
+    ("cloudfront", "GetInvalidation"),
+    ("dynamodb", "PutItem"),
+    ("dynamodb", "DeleteItem"),
+    ("sns", "Publish"),
+    ("secretsmanager", "GetSecretValue"),
+]
+STACK_MODE_OPERATIONS = [
+    ("cloudformation", "DescribeStacks"),
+    ("cloudformation", "CreateStack"),
+    ("cloudfront", "GetContinuousDeploymentPolicyConfig"),
+    ("cloudfront", "UpdateContinuousDeploymentPolicy"),
+    ("cloudfront", "GetDistribution"),
+    ("cloudfront", "UpdateDistribution"),
+    ("cloudfront", "UpdateDistributionWithStagingConfig"),
+]
+ROLLBACK_OPERATIONS = [
+    ("cloudfront", "GetDistribution"),
+    ("cloudfront", "GetContinuousDeploymentPolicyConfig"),
+    ("cloudfront", "UpdateContinuousDeploymentPolicy"),
+    ("dynamodb", "DeleteItem"),
+]
+TRANSIENT = [("Throttling", 400), ("ServiceUnavailable", 503)]
+
+
+@dataclass
+class Injected:
+    cloud: LocalCloudHandle
+    count: int = 0
+
+    def add(self, service: str, operation: str, error: str, status: int, count: int = 1) -> None:
+        self.cloud.faults.inject(service, operation, error, status, count)
+        self.count += count
+
+    def transient_once_each(self, operations: list[tuple[str, str]]) -> None:
+        for service, operation in operations:
+            for error, status in TRANSIENT:
+                self.add(service, operation, error, status)
+
+    def consumed(self) -> int:
+        return self.count - sum(fault.count for fault in self.cloud.faults.pending())
+
+
+def test_throttling_and_503_once_on_every_copy_mode_call_still_release(cloud: LocalCloudHandle) -> None:
+    # Given a site, and every AWS operation of a copy-mode release set to throttle once and then
+    # answer 503 once; CreateInvalidation fails 4 more times, past boto3's own retries
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    faults = Injected(cloud)
+    faults.transient_once_each(COPY_MODE_OPERATIONS)
+    faults.add("cloudfront", "CreateInvalidation", "ServiceUnavailable", 503, count=4)
+    # When the release is approved
+    release = Release(cloud, copy_input(site))
+    release.approve()
+    ran = Ran(site, before, release.finished())
+    # Then it is promoted all the same
+    verdict = assert_ended(
+        "throttling+503 on every copy-mode call",
+        ran,
+        cloud,
+        "SUCCEEDED",
+        injected=faults.count,
+        consumed=faults.consumed(),
+    )
+    assert verdict.promoted
+    assert faults.consumed() >= faults.count - 2  # GetSecretValue is read once per warm worker
+
+
+def test_throttling_and_503_once_on_every_stack_mode_call_still_release(cloud: LocalCloudHandle) -> None:
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    faults = Injected(cloud)
+    faults.transient_once_each(STACK_MODE_OPERATIONS)
+    release = Release(cloud, stack_input(site, STACK_TEMPLATE))
+    release.approve()
+    ran = Ran(site, before, release.finished())
+    verdict = assert_ended(
+        "throttling+503 on every stack-mode call",
+        ran,
+        cloud,
+        "SUCCEEDED",
+        injected=faults.count,
+        consumed=faults.consumed(),
+    )
+    assert verdict.promoted and faults.consumed() == faults.count
+
+
+def test_throttling_and_503_during_the_rollback_still_roll_back(cloud: LocalCloudHandle) -> None:
+    # Given a release waiting for approval, and the rollback's calls set to fail once each
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    faults = Injected(cloud)
+    faults.transient_once_each(ROLLBACK_OPERATIONS)
+    # When it is rejected
+    release.reject()
+    ran = Ran(site, before, release.finished())
+    # Then the rollback still disables the policy and frees the lock
+    assert_ended(
+        "throttling+503 on every rollback call",
+        ran,
+        cloud,
+        "DeploymentRejected",
+        injected=faults.count,
+        consumed=faults.consumed(),
+    )
+    assert faults.consumed() == faults.count
+
+
+def test_lambda_service_exception_on_an_invoke_is_retried(cloud: LocalCloudHandle) -> None:
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    faults = Injected(cloud)
+    faults.add("lambda", "Invoke", "ServiceException", 500)
+    release = Release(cloud, copy_input(site))
+    release.approve()
+    ran = Ran(site, before, release.finished())
+    assert_ended("Lambda.ServiceException on an invoke", ran, cloud, "SUCCEEDED", injected=1, consumed=1)
+
+
+def test_a_release_stopped_by_an_operator_is_rolled_back_by_the_cleanup_rule(
+    cloud: LocalCloudHandle,
+) -> None:
+    # Propagation long enough that the release sits in WaitForDeployed, its policy enabled
+    cloud.faults.set_propagation_seconds(3)
+    ran = operator_stops_the_release(cloud)
+    assert_ended("operator stops the release (cleanup rule)", ran, cloud, "ABORTED")
+
+
+def test_a_distribution_that_never_deploys_is_deploy_timeout(cloud: LocalCloudHandle) -> None:
+    # Given propagation slower than the release's deployTimeoutSeconds
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    cloud.faults.set_propagation_seconds(8)
+    document = copy_input(site)
+    document["timing"]["deployTimeoutSeconds"] = 2
+    # When the release runs, Then it fails DeployTimeout and rolls back
+    ran = Ran(site, before, Release(cloud, document).finished())
+    assert_ended("distribution never Deployed", ran, cloud, "DeployTimeout")
+
+
+@dataclass(frozen=True)
+class TaskFault:
+    """A non-transient error (AccessDenied) on a call only this task makes at that moment."""
+
+    task: str
+    service: str
+    operation: str
+    expected: str
+    mode: str = "copy"
+    when: str = "start"  # start | approval (once approval is pending) | the Wait state before the task
+    decision: str | None = None  # approve | reject
+
+
+TASK_FAULTS = [
+    TaskFault("ValidateInput", "cloudfront", "GetDistribution", "UnexpectedError"),
+    TaskFault("AcquireLock", "dynamodb", "PutItem", "UnexpectedError"),
+    TaskFault("DeployStaging", "cloudfront", "CopyDistribution", "UnexpectedError"),
+    TaskFault("DeployStagingStack", "cloudformation", "CreateStack", "StackFailed", mode="stack"),
+    TaskFault(
+        "EnableContinuousDeployment", "cloudfront", "CreateContinuousDeploymentPolicy", "UnexpectedError"
+    ),
+    TaskFault("CheckDeployed", "cloudfront", "GetDistribution", "UnexpectedError", when="WaitForDeployed"),
+    TaskFault("RequestApproval", "sns", "Publish", "UnexpectedError"),
+    TaskFault(
+        "Promote",
+        "cloudfront",
+        "UpdateDistributionWithStagingConfig",
+        "PromotionFailed",
+        when="approval",
+        decision="approve",
+    ),
+    TaskFault(
+        "CheckPromotion",
+        "cloudfront",
+        "GetDistribution",
+        "UnexpectedError",
+        when="WaitForPromotion",
+        decision="approve",
+    ),
+    TaskFault("InvalidateCache", "cloudfront", "CreateInvalidation", "UnexpectedError", decision="approve"),
+    TaskFault("CheckInvalidation", "cloudfront", "GetInvalidation", "UnexpectedError", decision="approve"),
+]
+
+
+def run_with_task_fault(cloud: LocalCloudHandle, fault: TaskFault) -> tuple[Ran, Injected]:
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    document = stack_input(site, STACK_TEMPLATE) if fault.mode == "stack" else copy_input(site)
+    faults = Injected(cloud)
+    if fault.when == "start":
+        faults.add(fault.service, fault.operation, "AccessDenied", 403)
+    release = Release(cloud, document)
+    if fault.when not in {"start", "approval"} and fault.decision is None:
+        release.wait_until_in(fault.when)
+        faults.add(fault.service, fault.operation, "AccessDenied", 403)
+    if fault.decision is not None:
+        release.pending_approval()
+        if fault.when == "approval":
+            faults.add(fault.service, fault.operation, "AccessDenied", 403)
+        if fault.decision == "approve":
+            release.approve()
+        else:
+            release.reject()
+        if fault.when not in {"start", "approval"}:
+            release.wait_until_in(fault.when)
+            faults.add(fault.service, fault.operation, "AccessDenied", 403)
+    return Ran(site, before, release.finished()), faults
+
+
+@pytest.mark.parametrize("fault", TASK_FAULTS, ids=[fault.task for fault in TASK_FAULTS])
+def test_an_unhandled_error_in_a_task_rolls_back_with_a_named_error(
+    cloud: LocalCloudHandle, fault: TaskFault
+) -> None:
+    # Given AccessDenied on the first call of `fault.operation` the task makes
+    ran, faults = run_with_task_fault(cloud, fault)
+    # Then the release fails with a cfcd error name, the original error in the cause, and rolls back
+    assert_ended(
+        f"AccessDenied in {fault.task}",
+        ran,
+        cloud,
+        fault.expected,
+        injected=faults.count,
+        consumed=faults.consumed(),
+    )
+    assert faults.consumed() == faults.count
+    if fault.expected == "UnexpectedError":
+        assert "AccessDenied" in str(ran.description.get("cause")), ran.description.get("cause")
+
+
+def cfcd_cleanup(cloud: LocalCloudHandle, distribution_id: str) -> str:
+    result = CliRunner().invoke(
+        cli, ["cleanup", distribution_id, "--state-dir", str(cloud.state_dir)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_a_refused_rollback_fails_as_rollback_failed_and_cfcd_cleanup_finishes_it(
+    cloud: LocalCloudHandle,
+) -> None:
+    # Given a release waiting for approval, and CloudFront refusing the policy update of the rollback
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    faults = Injected(cloud)
+    faults.add("cloudfront", "UpdateContinuousDeploymentPolicy", "AccessDenied", 403)
+    # When it is rejected
+    release.reject()
+    ran = Ran(site, before, release.finished())
+    # Then it fails as RollbackFailed, naming both errors (the invariant cannot hold: AWS refused)
+    verdict = check_invariant(cloud, site, before, ran.description)
+    assert (verdict.status, verdict.error) == ("FAILED", "RollbackFailed"), verdict.explain()
+    assert "DeploymentRejected" in str(verdict.cause) and "AccessDenied" in str(verdict.cause)
+    assert [v for v in verdict.violations if "still enabled" in v], verdict.explain()
+    # And `cfcd cleanup` by an operator restores the invariant
+    assert "disabled" in cfcd_cleanup(cloud, site.primary_distribution_id)
+    assert_ended(
+        "AccessDenied on the rollback, then cfcd cleanup",
+        ran,
+        cloud,
+        "RollbackFailed",
+        injected=faults.count,
+        consumed=faults.consumed(),
+    )
+
+
+def test_a_lock_aws_refuses_to_delete_fails_named_and_the_cleanup_rule_frees_it(
+    cloud: LocalCloudHandle,
+) -> None:
+    # Given DynamoDB refusing the lock's DeleteItem once, at the end of an approved release
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    faults = Injected(cloud)
+    faults.add("dynamodb", "DeleteItem", "AccessDenied", 403)
+    release = Release(cloud, copy_input(site))
+    release.approve()
+    ran = Ran(site, before, release.finished())
+    # Then the release is promoted but fails UnexpectedError naming the refused DeleteItem
+    assert (ran.description["status"], ran.description.get("error")) == ("FAILED", "UnexpectedError")
+    assert "AccessDenied" in str(ran.description.get("cause"))
+    # And the cleanup rule (the execution ended FAILED still holding its lock) frees the lock
+    wait_for(lambda: True if lock_of(cloud, site) is None else None, CLEANUP_DEADLINE_SECONDS, "cleanup")
+    verdict = assert_ended(
+        "AccessDenied on ReleaseLock (cleanup rule)",
+        ran,
+        cloud,
+        "UnexpectedError",
+        injected=faults.count,
+        consumed=faults.consumed(),
+    )
+    assert verdict.promoted
+
+
+def test_cfcd_cleanup_refuses_while_the_release_still_runs(cloud: LocalCloudHandle) -> None:
+    site = new_site(cloud)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    result = CliRunner().invoke(
+        cli, ["cleanup", site.primary_distribution_id, "--state-dir", str(cloud.state_dir)]
+    )
+    assert result.exit_code == 3, result.output
+    assert release.arn in result.output
+    release.reject()
+    assert release.finished()["error"] == "DeploymentRejected"
