@@ -30,20 +30,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     cloud.stop()
 
 
-@pytest.fixture(scope="module")
-def info(cloud: LocalCloud) -> LocalCloudInfo:
-    assert cloud.info is not None
-    return cloud.info
-
-
-@pytest.fixture(scope="module")
-def client(info: LocalCloudInfo) -> Callable[[str], Any]:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    return lambda service: session.client(service, endpoint_url=info.aws_endpoint)  # type: ignore[call-overload]
-
-
 def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

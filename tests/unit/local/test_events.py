@@ -15,11 +15,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import boto3
 import pytest
 
 from cfcd.local import events
-from cfcd.local.cloud import LocalCloud, LocalCloudInfo
+from cfcd.local.cloud import LocalCloud
 
 pytestmark = pytest.mark.unit
 
@@ -190,20 +189,6 @@ def cloud(tmp_path_factory: pytest.TempPathFactory, output_dir: Path) -> Iterato
     cloud.start()
     yield cloud
     cloud.stop()
-
-
-@pytest.fixture(scope="module")
-def info(cloud: LocalCloud) -> LocalCloudInfo:
-    assert cloud.info is not None
-    return cloud.info
-
-
-@pytest.fixture(scope="module")
-def client(info: LocalCloudInfo) -> Callable[[str], Any]:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    return lambda service: session.client(service, endpoint_url=info.aws_endpoint)  # type: ignore[call-overload]
 
 
 def outputs(cloud: LocalCloud) -> dict[str, str]:
