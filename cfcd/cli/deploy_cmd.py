@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from cfcd.cli.status_cmd import DEFAULT_FOLLOW_TIMEOUT, exit_code_for, show_execution
 from cfcd.cli.target import target_from_kwargs, target_options
+from cfcd_common.cloudfront import deep_merge
 from cfcd_common.models import DeploymentInput, describe_errors
 
 EXIT_INVALID_INPUT = 2  # the same code click uses for a bad command line: nothing was started
@@ -40,17 +41,6 @@ def execution_name(distribution_id: str, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     prefix = re.sub(r"[^A-Za-z0-9_-]", "", distribution_id)[:56] or "release"
     return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
-
-
-def deep_merge(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
-    """Objects merged key by key, everything else (lists, scalars) replaced by the overlay."""
-    merged = dict(base)
-    for key, value in overlay.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def read_input_file(path: str) -> dict[str, Any]:

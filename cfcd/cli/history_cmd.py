@@ -11,8 +11,8 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
-from cfcd.cli.render import format_duration
 from cfcd.cli.target import target_from_kwargs, target_options
+from cfcd_common.formatting import format_duration
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient

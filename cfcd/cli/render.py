@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import click
 
 from cfcd.cli.execution_view import ExecutionView, StepStatus, StepView
+from cfcd_common.formatting import format_duration
 
 _MARKS: dict[StepStatus, tuple[str, str | None]] = {
     StepStatus.DONE: ("✓", "green"),
@@ -24,20 +25,6 @@ _EXECUTION_COLOURS = {
     "ABORTED": "red",
 }
 MAX_CAUSE = 160
-
-
-def format_duration(seconds: float) -> str:
-    """0.4s, 12s, 3m 05s, 2h 01m."""
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    whole = int(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    minutes, secs = divmod(whole, 60)
-    if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
 
 
 def _elapsed(start: datetime | None, end: datetime | None, now: datetime) -> str:

@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
+from cfcd_common.formatting import format_duration
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -101,17 +102,6 @@ def console_url(region: str, execution_arn: str) -> str:
         f"https://{region}.console.aws.amazon.com/states/home?region={region}"
         f"#/v2/executions/details/{execution_arn}"
     )
-
-
-def format_duration(seconds: float) -> str:
-    total = max(0, round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
 
 
 def readable_cause(cause: str) -> str:

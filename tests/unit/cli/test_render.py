@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 
 from cfcd.cli.execution_view import ExecutionView, StepStatus, build_view
-from cfcd.cli.render import format_duration, render
+from cfcd.cli.render import render
 from cfcd.cli.status_cmd import watch
+from cfcd_common.formatting import format_duration
 from tests.unit.cli.conftest import FIXTURES
 
 pytestmark = pytest.mark.unit
@@ -204,7 +205,7 @@ def test_an_aborted_execution_marks_the_open_state_failed() -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(0.42, "0.4s"), (12, "12s"), (185, "3m 05s"), (7260, "2h 01m")]
+    ("seconds", "text"), [(-1, "0.0s"), (0.42, "0.4s"), (12, "12s"), (185, "3m 05s"), (7260, "2h 01m")]
 )
 def test_durations_read_naturally(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text

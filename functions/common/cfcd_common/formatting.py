@@ -1,0 +1,18 @@
+"""How cfcd writes values for people: the CLI, the status mail and the approval page share it."""
+
+from __future__ import annotations
+
+
+def format_duration(seconds: float) -> str:
+    """0.4s, 12s, 3m 05s, 2h 01m."""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.1f}s"
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
