@@ -47,6 +47,10 @@ bench: install ## Print the benchmark figures and write bench/results.json
 contract: install ## Check the interfaces pipelines rely on (../shared/bin/contract-check)
 	../shared/bin/contract-check
 
+.PHONY: asl
+asl: install ## Render statemachine/*.asl.yaml to the .asl.json that SAM deploys (a unit test checks it)
+	$(BIN)/python -m cfcd.asl statemachine/*.asl.yaml
+
 build: install ## sam build (needs the SAM CLI)
 	sam build
 

@@ -8,13 +8,16 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import yaml
 from cfnlint.api import lint_file  # type: ignore[import-untyped]
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
+from cfcd.asl import SHARED_BLOCKS, definition_path, load_source, render
 from tests.unit.conftest import ASL_PATH, ROOT, TEMPLATE_PATH, load_asl, load_template
 
 pytestmark = pytest.mark.unit
@@ -87,6 +90,58 @@ def test_every_asl_placeholder_has_a_substitution_and_every_substitution_is_used
     assert placeholders - substitutions == set(), "placeholders without substitution"
     assert substitutions - placeholders == set(), "substitutions the ASL never uses"
     assert machine["DefinitionUri"] == str(ASL_PATH.relative_to(ROOT))
+
+
+ASL_SOURCE_PATH = ASL_PATH.with_suffix(".yaml")
+ASL_SOURCES = sorted((ROOT / "statemachine").glob("*.asl.yaml"))
+
+
+def test_every_asl_definition_is_the_rendering_of_its_yaml_source() -> None:
+    # Given the YAML sources, the deployed definition among them
+    assert ASL_SOURCE_PATH in ASL_SOURCES and definition_path(ASL_SOURCE_PATH) == ASL_PATH
+    for source in ASL_SOURCES:
+        # When a source is rendered
+        rendered = render(source.read_text())
+        # Then the checked-in JSON is exactly that (byte for byte, so `make asl` leaves no diff)
+        definition = definition_path(source)
+        assert definition.read_text() == rendered, (
+            f"{definition.name} is stale: edit {source.name}, run make asl"
+        )
+
+
+def walk(value: Any) -> Iterator[Any]:
+    """`value` and every value inside it."""
+    yield value
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    for child in children:
+        yield from walk(child)
+
+
+def test_every_task_retries_with_a_shared_policy_and_no_shared_block_is_written_twice() -> None:
+    # Given the source, whose aliases load as the very objects their anchors name
+    source = load_source(ASL_SOURCE_PATH.read_text())
+    blocks = list(source[SHARED_BLOCKS].values())
+    states = source["States"]
+
+    def is_shared(value: Any) -> bool:
+        return any(value is block for block in blocks)
+
+    # Then every Task's Retry is one of the shared policies (so a policy changes in one place)
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            assert is_shared(state["Retry"]), f"{name}: Retry is not a *shared policy"
+    # And no state writes out a copy of a shared block instead of its alias
+    aliases = [value for value in walk(states) if is_shared(value)]
+    copies = [value for value in walk(states) if value in blocks and not is_shared(value)]
+    assert copies == [], "write these as aliases (*name) of their x-shared blocks"
+    assert len(aliases) > len(states) / 2  # the walk does see the aliases
+
+
+def test_the_asl_renderer_refuses_a_state_name_given_twice() -> None:
+    # PyYAML alone keeps the second state and silently drops the first.
+    source = "StartAt: A\nStates:\n  A: {Type: Pass, End: true}\n  A: {Type: Succeed}\n"
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate key 'A'"):
+        render(source)
 
 
 def test_every_function_arn_substitution_names_a_template_function() -> None:
