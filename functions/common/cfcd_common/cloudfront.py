@@ -1,6 +1,6 @@
 """CloudFront continuous deployment, done once for every task that needs it.
 
-The rules that shape this module (DESIGN §2): every update sends the latest ETag; a
+The rules that shape this module (docs/design.md §3): every update sends the latest ETag; a
 primary with a policy must keep sending its ContinuousDeploymentPolicyId and detaching needs ""
 (omitting the field is ignored); policy updates replace the whole config; promotion takes
 `IfMatch: "<primary ETag>, <staging ETag>"`; with OAC the bucket policy must also allow the
