@@ -12,9 +12,11 @@ from botocore.stub import Stubber
 from cfcd_common.errors import DeployTimeout, StackFailed
 from functions.check_stack import app as check_app
 from functions.deploy_stack import app as deploy_app
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
 
 pytestmark = pytest.mark.unit
+
+STAGING_STACK_ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-StagingStackRole-XMPL"
 
 
 def staging_template(outputs: dict[str, str]) -> str:
@@ -50,8 +52,8 @@ def deploy_event(body: str, origin_path: str = "/2.0.0") -> dict[str, Any]:
 @pytest.fixture
 def cloudformation(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     client = boto3.client("cloudformation", region_name="us-east-1")
-    monkeypatch.setattr(deploy_app, "cloudformation", client)
-    monkeypatch.setattr(check_app, "cloudformation", client)
+    use_client(monkeypatch, "cloudformation", client)
+    monkeypatch.setenv("STAGING_STACK_ROLE_ARN", STAGING_STACK_ROLE_ARN)
     return client
 
 
@@ -142,4 +144,4 @@ def test_a_rolled_back_stack_is_not_updated(cloudformation: Any, lambda_context:
     stubber.add_response("describe_stacks", describe("ROLLBACK_COMPLETE"), {"StackName": "site-staging"})
     request = deploy_app.DeployStackRequest.model_validate(deploy_event(staging_template({})))
     with stubber, pytest.raises(StackFailed, match="delete it first"):
-        deploy_app.start_stack(cloudformation, request, role_arn=None)
+        deploy_app.start_stack(cloudformation, request, STAGING_STACK_ROLE_ARN)
