@@ -48,11 +48,20 @@ def stack_status(client: CloudFormationClient, name: str) -> str | None:
 
 @tracer.capture_method
 def start_stack(client: CloudFormationClient, request: DeployStackRequest, role_arn: str) -> StackStarted:
+    """Create or update the staging stack with CloudFormation acting as `role_arn`.
+
+    Without a role CloudFormation acts with a session from this function's own credentials, which
+    have no CloudFront rights. Passed on update too: a stack made without one (by hand, or by an
+    older cfcd) keeps using the caller's credentials until an update names a role.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html (RoleARN)
+    """
     staging = request.staging
     # Same token for a retried invocation of the same execution: CloudFormation runs it once.
     token = "cfcd-" + hashlib.sha256(request.executionArn.encode()).hexdigest()[:40]
     args: dict[str, Any] = {
         "StackName": staging.stackName,
+        "RoleARN": role_arn,
         "Parameters": [
             {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(staging.parameters.items())
         ],
