@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
+from cfcd_common import clients
+from cfcd_common.aws import now
 from cfcd_common.locks import acquire_lock
 from cfcd_common.models import Approval, TaskRequest, TaskResult, Timing
+from cfcd_common.settings import TableSettings
+from cfcd_common.task import metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
 # Slack on top of the longest the workflow can legitimately run, so a live lock never expires.
 LOCK_MARGIN_SECONDS = 3600
 
@@ -50,11 +46,9 @@ def take_lock(client: DynamoDBClient, table: str, request: AcquireLockRequest) -
     return LockHeld(acquiredAt=acquired_at, expiresAt=expires_at)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    held = take_lock(dynamodb, os.environ["TABLE_NAME"], AcquireLockRequest.model_validate(event))
+    request = AcquireLockRequest.model_validate(event)
+    held = take_lock(clients.dynamodb(), TableSettings.from_environment().table_name, request)
     metrics.add_metric(name="LocksAcquired", unit=MetricUnit.Count, value=1)
     return held.model_dump()

@@ -6,52 +6,31 @@ POST `/` (the form) decides once. The flow lives in `cfcd_common.approval_page`.
 
 from __future__ import annotations
 
-import os
-from functools import cache
 from typing import Any
 
-import boto3
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cfcd_common import clients
 from cfcd_common.approval_page import Page, PageDependencies, Viewer, show, submit
 from cfcd_common.approval_views import PAGE_HEADERS, result_page
 from cfcd_common.approvals import load_signing_key
-from cfcd_common.aws import CLIENT_CONFIG, now
+from cfcd_common.aws import now
+from cfcd_common.settings import ApprovalSettings
+from cfcd_common.task import FUNCTION_URL_REQUEST_ID, logger, task_handler
 
-logger = Logger()
-tracer = Tracer()
 app = LambdaFunctionUrlResolver()
 
 
-class ApprovalPageSettings(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    table_name: str = Field(alias="TABLE_NAME", min_length=1)
-    signing_secret_arn: str = Field(alias="SIGNING_SECRET_ARN", min_length=1)
-    edge_endpoint: str | None = Field(default=None, alias="CFCD_EDGE_ENDPOINT")
-
-    @field_validator("edge_endpoint", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        return value or None
-
-
-@cache
 def dependencies() -> PageDependencies:
-    """Clients and the signing key, made once per sandbox (on the first request, not at import)."""
-    settings = ApprovalPageSettings.model_validate(dict(os.environ))
+    """The sandbox's clients; the signing key is read on the first request only."""
+    settings = ApprovalSettings.from_environment()
     return PageDependencies(
-        table=boto3.resource("dynamodb", config=CLIENT_CONFIG).Table(settings.table_name),
-        sfn=boto3.client("stepfunctions", config=CLIENT_CONFIG),
-        signing_key=load_signing_key(
-            boto3.client("secretsmanager", config=CLIENT_CONFIG), settings.signing_secret_arn
-        ),
+        table=clients.dynamodb_table(settings.table_name),
+        sfn=clients.stepfunctions(),
+        signing_key=load_signing_key(clients.secretsmanager(), settings.signing_secret_arn),
         edge_endpoint=settings.edge_endpoint,
     )
 
@@ -105,7 +84,7 @@ def _respond(page: Page) -> Response[str]:
     return Response(status_code=page.status, body=page.html, headers=PAGE_HEADERS)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.LAMBDA_FUNCTION_URL, log_event=False)
-@tracer.capture_lambda_handler(capture_response=False)
+# The query and the form carry the link's signature and the form token: never logged or traced.
+@task_handler(FUNCTION_URL_REQUEST_ID, carries_secrets=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
+from cfcd_common import clients
+from cfcd_common.aws import now
 from cfcd_common.errors import DeployTimeout
 from cfcd_common.models import TaskRequest, TaskResult
+from cfcd_common.task import task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
-
-logger = Logger()
-tracer = Tracer()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
 
 
 class CheckDeployedRequest(TaskRequest):
@@ -44,8 +40,7 @@ def check_deployed(client: CloudFrontClient, request: CheckDeployedRequest, at: 
     return DeployedStatus(done=done, statuses=statuses, checkedAt=at)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return check_deployed(cloudfront, CheckDeployedRequest.model_validate(event), now()).model_dump()
+    request = CheckDeployedRequest.model_validate(event)
+    return check_deployed(clients.cloudfront(), request, now()).model_dump()

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
+from cfcd_common import clients
+from cfcd_common.aws import now
 from cfcd_common.errors import DeployTimeout, StackFailed
 from cfcd_common.models import StagingOutcome, TaskRequest
+from cfcd_common.task import task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
-logger = Logger()
-tracer = Tracer()
-cloudformation = boto3.client("cloudformation", config=CLIENT_CONFIG)
 # The update is applied; the cleanup of replaced resources does not concern the new distribution.
 COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"})
 
@@ -49,8 +46,7 @@ def check_stack(client: CloudFormationClient, request: CheckStackRequest, at: in
     return StagingOutcome(done=False, status=status)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return check_stack(cloudformation, CheckStackRequest.model_validate(event), now()).model_dump()
+    request = CheckStackRequest.model_validate(event)
+    return check_stack(clients.cloudformation(), request, now()).model_dump()

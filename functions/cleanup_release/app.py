@@ -11,46 +11,25 @@ which is the case of every FAILED execution whose rollback ran.
 from __future__ import annotations
 
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
+from cfcd_common import clients
 from cfcd_common.cleanup import CleanupReport, clean_up_primary, lock_holder
+from cfcd_common.execution_events import ExecutionStatusChange, ExecutionStatusDetail
+from cfcd_common.settings import TableSettings
+from cfcd_common.task import STATUS_CHANGE_EXECUTION_ARN, logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_stepfunctions import SFNClient
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
-dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
-sfn = boto3.client("stepfunctions", config=CLIENT_CONFIG)
 # Endings that may skip the state machine's own rollback; a SUCCEEDED one released its lock.
 ENDINGS_WITHOUT_CATCH = frozenset({"FAILED", "ABORTED", "TIMED_OUT"})
-
-
-class ExecutionDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    executionArn: str
-    status: str
-    input: str | None = None  # the execution input as JSON text (absent when too large)
-
-
-class ExecutionStatusChange(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-    detail_type: str = Field(alias="detail-type")
-    detail: ExecutionDetail
 
 
 class CleanupOutcome(BaseModel):
@@ -60,7 +39,7 @@ class CleanupOutcome(BaseModel):
     report: CleanupReport | None = None
 
 
-def primary_of(client: SFNClient, detail: ExecutionDetail) -> str | None:
+def primary_of(client: SFNClient, detail: ExecutionStatusDetail) -> str | None:
     """primaryDistributionId of the execution's input, read from the event or DescribeExecution."""
     text = (
         detail.input
@@ -98,14 +77,11 @@ def clean_up_after(
     return outcome.model_copy(update={"report": report})
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler(STATUS_CHANGE_EXECUTION_ARN)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     change = ExecutionStatusChange.model_validate(event)
-    logger.append_keys(executionArn=change.detail.executionArn)
-    outcome = clean_up_after(cloudfront, dynamodb, sfn, os.environ["TABLE_NAME"], change)
+    table = TableSettings.from_environment().table_name
+    outcome = clean_up_after(clients.cloudfront(), clients.dynamodb(), clients.stepfunctions(), table, change)
     logger.info("cleanup after an ended execution", extra=outcome.model_dump())
     metrics.add_metric(name="Cleanups", unit=MetricUnit.Count, value=int(outcome.report is not None))
     return outcome.model_dump()

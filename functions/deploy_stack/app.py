@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from typing import TYPE_CHECKING, Any, Literal
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from pydantic import Field
 
-from cfcd_common.aws import CLIENT_CONFIG, deadline_after, error_code, is_transient, named_task_errors
+from cfcd_common import clients
+from cfcd_common.aws import deadline_after, error_code, is_transient
 from cfcd_common.errors import StackFailed
 from cfcd_common.models import StackStaging, TaskRequest, TaskResult
+from cfcd_common.settings import Settings
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudformation = boto3.client("cloudformation", config=CLIENT_CONFIG)
+
+class DeployStackSettings(Settings):
+    # CloudFormation acts with this role (StagingStackRole: CloudFront rights), not the caller's.
+    staging_stack_role_arn: str = Field(alias="STAGING_STACK_ROLE_ARN", pattern=r"^arn:[\w-]+:iam::")
 
 
 class DeployStackRequest(TaskRequest):
@@ -46,14 +47,21 @@ def stack_status(client: CloudFormationClient, name: str) -> str | None:
 
 
 @tracer.capture_method
-def start_stack(
-    client: CloudFormationClient, request: DeployStackRequest, role_arn: str | None
-) -> StackStarted:
+def start_stack(client: CloudFormationClient, request: DeployStackRequest, role_arn: str) -> StackStarted:
+    """Create or update the staging stack with CloudFormation acting as `role_arn`.
+
+    Without a role CloudFormation acts with a session from this function's own credentials, which
+    have no CloudFront rights. Passed on update too: a stack made without one (by hand, or by an
+    older cfcd) keeps using the caller's credentials until an update names a role.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/using-iam-servicerole.html
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html (RoleARN)
+    """
     staging = request.staging
     # Same token for a retried invocation of the same execution: CloudFormation runs it once.
     token = "cfcd-" + hashlib.sha256(request.executionArn.encode()).hexdigest()[:40]
     args: dict[str, Any] = {
         "StackName": staging.stackName,
+        "RoleARN": role_arn,
         "Parameters": [
             {"ParameterKey": k, "ParameterValue": v} for k, v in sorted(staging.parameters.items())
         ],
@@ -98,12 +106,10 @@ def start_stack(
     )
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    role_arn = os.environ.get("STAGING_STACK_ROLE_ARN") or None
-    started = start_stack(cloudformation, DeployStackRequest.model_validate(event), role_arn)
+    request = DeployStackRequest.model_validate(event)
+    role_arn = DeployStackSettings.from_environment().staging_stack_role_arn
+    started = start_stack(clients.cloudformation(), request, role_arn)
     metrics.add_metric(name="StagingStackDeployments", unit=MetricUnit.Count, value=1)
     return started.model_dump()

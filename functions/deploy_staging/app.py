@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
+from cfcd_common import clients
 from cfcd_common.cloudfront import ensure_staging_distribution, get_distribution
 from cfcd_common.models import Overrides, StagingOutcome, TaskRequest
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
 
 
 class DeployStagingRequest(TaskRequest):
@@ -44,11 +38,8 @@ def deploy_staging(client: CloudFrontClient, request: DeployStagingRequest) -> S
     )
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    outcome = deploy_staging(cloudfront, DeployStagingRequest.model_validate(event))
+    outcome = deploy_staging(clients.cloudfront(), DeployStagingRequest.model_validate(event))
     metrics.add_metric(name="StagingCopies", unit=MetricUnit.Count, value=int(outcome.status == "copied"))
     return outcome.model_dump()

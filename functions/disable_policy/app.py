@@ -8,22 +8,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
+from cfcd_common import clients
 from cfcd_common.cloudfront import disable_policy, get_distribution
 from cfcd_common.models import TaskRequest, TaskResult
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
 
 
 class DisablePolicyRequest(TaskRequest):
@@ -47,11 +41,8 @@ def disable(client: CloudFrontClient, request: DisablePolicyRequest) -> PolicyDi
     return PolicyDisabled(policyId=policy_id, changed=changed)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    disabled = disable(cloudfront, DisablePolicyRequest.model_validate(event))
+    disabled = disable(clients.cloudfront(), DisablePolicyRequest.model_validate(event))
     metrics.add_metric(name="Rollbacks", unit=MetricUnit.Count, value=1)
     return disabled.model_dump()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, deadline_after, named_task_errors
+from cfcd_common import clients
+from cfcd_common.aws import deadline_after
 from cfcd_common.cloudfront import (
     allow_distribution_in_bucket_policy,
     attach_policy,
@@ -18,16 +17,11 @@ from cfcd_common.cloudfront import (
     s3_buckets_behind_oac,
 )
 from cfcd_common.models import TaskRequest, TaskResult, Traffic
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_s3 import S3Client
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
-s3 = boto3.client("s3", config=CLIENT_CONFIG)
 
 
 class EnablePolicyRequest(TaskRequest):
@@ -79,11 +73,8 @@ def enable(
     )
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    enabled = enable(cloudfront, s3, EnablePolicyRequest.model_validate(event))
+    enabled = enable(clients.cloudfront(), clients.s3(), EnablePolicyRequest.model_validate(event))
     metrics.add_metric(name="PoliciesEnabled", unit=MetricUnit.Count, value=1)
     return enabled.model_dump(mode="json")

@@ -7,24 +7,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
+from cfcd_common import clients
+from cfcd_common.aws import now
 from cfcd_common.cloudfront import caller_reference
 from cfcd_common.errors import DeployTimeout
 from cfcd_common.models import TaskRequest, TaskResult
+from cfcd_common.task import metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
 
 
 class CreateInvalidationRequest(TaskRequest):
@@ -91,13 +86,10 @@ def check_invalidation(
     return InvalidationStatus(done=done, status=status, checkedAt=at)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_request.validate_python(event)
     if isinstance(request, CreateInvalidationRequest):
         metrics.add_metric(name="Invalidations", unit=MetricUnit.Count, value=1)
-        return create_invalidation(cloudfront, request, now()).model_dump()
-    return check_invalidation(cloudfront, request, now()).model_dump()
+        return create_invalidation(clients.cloudfront(), request, now()).model_dump()
+    return check_invalidation(clients.cloudfront(), request, now()).model_dump()

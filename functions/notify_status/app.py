@@ -9,53 +9,27 @@ A release the workflow refused at ValidateInput gets its mail too, so the input 
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
+from cfcd_common import clients
+from cfcd_common.execution_events import ExecutionStatusChange
 from cfcd_common.formatting import format_duration
+from cfcd_common.settings import TopicSettings
+from cfcd_common.task import STATUS_CHANGE_EXECUTION_ARN, logger, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-
-logger = Logger()
-tracer = Tracer()
-sns = boto3.client("sns", config=CLIENT_CONFIG)
 
 # SNS subjects: ASCII, no line breaks, fewer than 100 characters.
 SUBJECT_LIMIT = 99
 # A Lambda error's cause is a JSON document with a stack trace; the mail keeps it readable.
 CAUSE_LIMIT = 1000
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
-
-ExecutionStatus = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
-
-
-class ExecutionStatusChange(BaseModel):
-    """`detail` of a Step Functions Execution Status Change event (dates in epoch milliseconds)."""
-
-    executionArn: str
-    stateMachineArn: str
-    name: str
-    status: ExecutionStatus
-    startDate: int
-    stopDate: int | None = None
-    input: str | None = None
-    output: str | None = None
-    error: str | None = None
-    cause: str | None = None
-
-
-class ExecutionStatusChangeEvent(EventBridgeModel):
-    detail: ExecutionStatusChange  # narrows Powertools' "dict or any model"
 
 
 class ReleaseInput(BaseModel):
@@ -124,7 +98,7 @@ def subject_for(label: str, status: str, distribution: str | None) -> str:
     return _NOT_PRINTABLE_ASCII.sub("?", f"cfcd: release {label}{tail}")[:SUBJECT_LIMIT]
 
 
-def build_notification(event: ExecutionStatusChangeEvent) -> Notification:
+def build_notification(event: ExecutionStatusChange) -> Notification:
     change = event.detail
     release = ReleaseInput.read(change.input)
     label = release.label(change.name)
@@ -159,24 +133,15 @@ def build_notification(event: ExecutionStatusChangeEvent) -> Notification:
 
 
 @tracer.capture_method
-def notify(client: SNSClient, topic_arn: str, event: ExecutionStatusChangeEvent) -> Notified:
+def notify(client: SNSClient, topic_arn: str, event: ExecutionStatusChange) -> Notified:
     notification = build_notification(event)
     response = client.publish(TopicArn=topic_arn, Subject=notification.subject, Message=notification.message)
     return Notified(messageId=response["MessageId"], subject=notification.subject)
 
 
-class NotifySettings(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
-
-
-@logger.inject_lambda_context(correlation_id_path="detail.executionArn")
-@tracer.capture_lambda_handler
-@named_task_errors
+@task_handler(STATUS_CHANGE_EXECUTION_ARN)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    change = ExecutionStatusChangeEvent.model_validate(event)
-    settings = NotifySettings.model_validate(dict(os.environ))
-    result = notify(sns, settings.topic_arn, change)
+    change = ExecutionStatusChange.model_validate(event)
+    result = notify(clients.sns(), TopicSettings.from_environment().topic_arn, change)
     logger.info("Release status sent", extra={"status": change.detail.status, "subject": result.subject})
     return result.model_dump()

@@ -7,22 +7,18 @@ Primary mode runs once, after promotion is Deployed and the cache invalidated: V
 
 from __future__ import annotations
 
-import os
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Field, TypeAdapter
 
-from cfcd_common.aws import named_task_errors, now
+from cfcd_common.aws import now
 from cfcd_common.errors import ProbeFailed, VerifyFailed
 from cfcd_common.models import Probe, ProbeReport, TaskRequest, Traffic
 from cfcd_common.probing import Fetch, http_fetcher, next_wait_seconds, probe_staging, verify_primary
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
+from cfcd_common.settings import EdgeSettings
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 
 class StagingProbeRequest(TaskRequest):
@@ -67,13 +63,10 @@ def run_probe(fetch: Fetch, request: StagingProbeRequest | PrimaryProbeRequest, 
     return ProbeOutcome(**dict(report), ready=False, nextWaitSeconds=wait)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = parse_request.validate_python(event)
-    fetch = http_fetcher(request.domainName, os.environ.get("CFCD_EDGE_ENDPOINT") or None)
+    fetch = http_fetcher(request.domainName, EdgeSettings.from_environment().edge_endpoint)
     outcome = run_probe(fetch, request, now())
     metrics.add_metric(name=f"{request.mode.capitalize()}Probes", unit=MetricUnit.Count, value=1)
     logger.info(outcome.summary, extra={"ready": outcome.ready, "nextWaitSeconds": outcome.nextWaitSeconds})

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors, now
+from cfcd_common import clients
+from cfcd_common.aws import now
 from cfcd_common.cloudfront import promote
 from cfcd_common.models import TaskRequest, TaskResult
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
 
 
 class PromoteRequest(TaskRequest):
@@ -51,11 +46,8 @@ def promote_staging(client: CloudFrontClient, request: PromoteRequest) -> Promot
     return Promoted(promotedAt=promoted_at, deadline=promoted_at + request.deployTimeoutSeconds)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    promoted = promote_staging(cloudfront, PromoteRequest.model_validate(event))
+    promoted = promote_staging(clients.cloudfront(), PromoteRequest.model_validate(event))
     metrics.add_metric(name="Promotions", unit=MetricUnit.Count, value=1)
     return promoted.model_dump()

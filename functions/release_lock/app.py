@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from cfcd_common.aws import CLIENT_CONFIG, named_task_errors
+from cfcd_common import clients
 from cfcd_common.locks import release_lock
 from cfcd_common.models import TaskRequest, TaskResult
+from cfcd_common.settings import TableSettings
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-dynamodb = boto3.client("dynamodb", config=CLIENT_CONFIG)
 
 
 class ReleaseLockRequest(TaskRequest):
@@ -40,11 +34,9 @@ def free_lock(client: DynamoDBClient, table: str, request: ReleaseLockRequest) -
     return LockReleased(released=released)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = free_lock(dynamodb, os.environ["TABLE_NAME"], ReleaseLockRequest.model_validate(event))
+    request = ReleaseLockRequest.model_validate(event)
+    result = free_lock(clients.dynamodb(), TableSettings.from_environment().table_name, request)
     metrics.add_metric(name="LocksReleased", unit=MetricUnit.Count, value=int(result.released))
     return result.model_dump()

@@ -7,25 +7,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from cfcd_common.aws import CLIENT_CONFIG, error_code, named_task_errors
+from cfcd_common import clients
+from cfcd_common.aws import error_code
 from cfcd_common.cloudfront import get_distribution
 from cfcd_common.errors import InvalidInput
 from cfcd_common.models import CopyStaging, DeploymentInput, StackStaging, TaskRequest, parse_deployment_input
 from cfcd_common.stack_templates import check_template_body
+from cfcd_common.task import metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-cloudfront = boto3.client("cloudfront", config=CLIENT_CONFIG)
 
 
 class ValidateRequest(TaskRequest):
@@ -64,11 +59,8 @@ def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDep
     return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name)
 
 
-@logger.inject_lambda_context(correlation_id_path="executionArn")
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-@named_task_errors
+@task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    validated = validate(cloudfront, ValidateRequest.model_validate(event))
+    validated = validate(clients.cloudfront(), ValidateRequest.model_validate(event))
     metrics.add_metric(name="ReleasesValidated", unit=MetricUnit.Count, value=1)
     return validated.model_dump(mode="json")

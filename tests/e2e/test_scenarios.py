@@ -89,6 +89,10 @@ def test_stack_mode_with_the_seed_template_ends_in_promotion(
     assert served(cloud, site).release == f"v{release[0]}"
     stack = cloud.client("cloudformation").describe_stacks(StackName=document["staging"]["stackName"])
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack["Stacks"][0]["Outputs"]}
+    # CloudFormation acted with the template's StagingStackRole, not with the function's own role
+    roles = cloud.client("iam").list_roles()["Roles"]
+    [staging_stack_role] = [role["Arn"] for role in roles if "-StagingStackRole-" in role["RoleName"]]
+    assert stack["Stacks"][0].get("RoleARN") == staging_stack_role
     assert config["ContinuousDeploymentPolicyId"] == outputs["ContinuousDeploymentPolicyId"]
     policy = policy_config(cloud, outputs["ContinuousDeploymentPolicyId"])
     assert policy["TrafficConfig"]["Type"] == traffic_type

@@ -5,12 +5,9 @@ from __future__ import annotations
 import base64
 import copy
 import io
-import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,15 +19,12 @@ from cfcd_common.approvals import (
     ApprovalRequest,
     ApprovalSummary,
     ConfigChange,
-    ProbeCheck,
-    ProbeResult,
     TrafficSummary,
     create_request,
 )
+from cfcd_common.models import ProbeCheck, ProbeReport
+from tests.unit.conftest import EXECUTION_ARN, REGION, load_event
 
-REGION = "us-east-1"
-EVENTS = Path(__file__).resolve().parents[1] / "events"
-EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:cfcd-deployment:release-2-0-0"
 # Looks like a real token and is unique enough to be searched for in mails, pages and logs.
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAf4rS0f4KEn0Ex4mpl3T4skT0k3nNeverMa1lThis=="
 
@@ -85,7 +79,7 @@ def sample_summary(**changes: Any) -> ApprovalSummary:
         staging_distribution_id="E3STAGINGCOPY1",
         primary_domain_name="d111111abcdef8.cloudfront.net",
         changes=[ConfigChange(path="Origins.Items[0].OriginPath", before="/1.0.0", after="/2.0.0")],
-        probe=ProbeResult(
+        probe=ProbeReport(
             ok=True,
             summary="staging: all 2 checks passed",
             checks=[
@@ -111,11 +105,6 @@ def store_request(
         summary=sample_summary(**summary_changes),
         now=now,
     )
-
-
-def load_event(name: str) -> dict[str, Any]:
-    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
-    return event
 
 
 def get_event(query: dict[str, str]) -> dict[str, Any]:
@@ -149,14 +138,6 @@ def captured_logs(logger: Logger) -> Iterator[io.StringIO]:
         yield stream
     finally:
         handler.setStream(previous)  # type: ignore[attr-defined]
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "cfcd-test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cfcd-test-function"
-    aws_request_id: str = "52fdfc07-2182-454f-963f-5f0f9a621d72"
 
 
 def create_distribution(cloudfront: Any, origin_path: str, comment: str) -> tuple[str, str]:

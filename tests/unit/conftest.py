@@ -6,17 +6,19 @@ import json
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
-# Lambda provides a region and the template's Globals provide POWERTOOLS_*; the handlers read them
-# when imported (boto3 clients, Metrics), so the test process provides them the same way.
+from cfcd_common import clients
+
+# Lambda provides a region and the template's Globals provide POWERTOOLS_*; cfcd_common.task reads
+# them when imported (Logger, Metrics), so the test process provides them the same way.
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "cfcd-test")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "cfcd-test")
@@ -46,18 +48,26 @@ def load_asl() -> dict[str, Any]:
     return loaded
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "cfcd-test"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:cfcd-test"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = "/aws/lambda/cfcd-test"
-    log_stream_name: str = "test"
+class FakeLambdaContext(LambdaContext):
+    """What Lambda passes a handler as its context; a new request id each time."""
 
-    def get_remaining_time_in_millis(self) -> int:
+    def __init__(self) -> None:
+        self._function_name = "cfcd-test"
+        self._function_version = "$LATEST"
+        self._invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cfcd-test"
+        self._memory_limit_in_mb = 256
+        self._aws_request_id = str(uuid.uuid4())
+        self._log_group_name = "/aws/lambda/cfcd-test"
+        self._log_stream_name = "test"
+
+    @staticmethod
+    def get_remaining_time_in_millis() -> int:
         return 30_000
+
+
+def use_client(monkeypatch: pytest.MonkeyPatch, service: str, client: Any) -> None:
+    """Hand `client` to every handler that asks `cfcd_common.clients` for `service`."""
+    monkeypatch.setattr(clients, service, lambda: client)
 
 
 @pytest.fixture

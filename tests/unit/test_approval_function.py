@@ -12,11 +12,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cfcd_common import task
 from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, csrf_token, new_approval_id, sign
 from functions.approval import app
 from tests.unit.approval_support import (
     TASK_TOKEN,
-    FakeLambdaContext,
     StepFunctionsSpy,
     captured_logs,
     create_signing_secret,
@@ -26,6 +26,7 @@ from tests.unit.approval_support import (
     store_request,
     use_fake_aws,
 )
+from tests.unit.conftest import FakeLambdaContext, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -80,12 +81,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         secret_arn, key = create_signing_secret(boto3.client("secretsmanager"))
         monkeypatch.setenv("TABLE_NAME", table.name)
         monkeypatch.setenv("SIGNING_SECRET_ARN", secret_arn)
-        app.dependencies.cache_clear()
-        spy = StepFunctionsSpy(app.dependencies().sfn)
-        with captured_logs(app.logger) as logs:
+        spy = StepFunctionsSpy(boto3.client("stepfunctions"))
+        use_client(monkeypatch, "stepfunctions", spy.client)
+        with captured_logs(task.logger) as logs:
             yield World(table, key, spy, logs)
         spy.close()
-        app.dependencies.cache_clear()
 
 
 def call(event: dict[str, Any]) -> Page:

@@ -30,13 +30,13 @@ from cfcd_common.approvals import (
 )
 from cfcd_common.config_diff import diff_configs
 from tests.unit.approval_support import (
-    EXECUTION_ARN,
     TASK_TOKEN,
     StepFunctionsSpy,
     create_table,
     store_request,
     use_fake_aws,
 )
+from tests.unit.conftest import EXECUTION_ARN
 
 pytestmark = pytest.mark.unit
 

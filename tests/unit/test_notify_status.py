@@ -10,8 +10,9 @@ import boto3
 import pytest
 
 from cfcd_common.errors import UnexpectedError
+from cfcd_common.execution_events import ExecutionStatusChange
 from functions.notify_status import app
-from tests.unit.conftest import REGION, FakeLambdaContext, load_event
+from tests.unit.conftest import REGION, FakeLambdaContext, load_event, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -42,7 +43,7 @@ class Topic:
 @pytest.fixture
 def topic(aws: None, monkeypatch: pytest.MonkeyPatch) -> Topic:
     created = Topic()
-    monkeypatch.setattr(app, "sns", created.sns)
+    use_client(monkeypatch, "sns", created.sns)
     monkeypatch.setenv("TOPIC_ARN", created.arn)
     return created
 
@@ -90,7 +91,7 @@ def test_a_lambda_error_cause_shows_its_message_not_the_stack_trace() -> None:
     cause = json.dumps(
         {"errorType": "ProbeFailed", "errorMessage": "staging never served 'v2 App'", "stackTrace": ["..."]}
     )
-    event = app.ExecutionStatusChangeEvent.model_validate(status_event(error="ProbeFailed", cause=cause))
+    event = ExecutionStatusChange.model_validate(status_event(error="ProbeFailed", cause=cause))
 
     notification = app.build_notification(event)
 
@@ -100,7 +101,7 @@ def test_a_lambda_error_cause_shows_its_message_not_the_stack_trace() -> None:
 
 def test_an_input_the_workflow_refused_still_gets_a_mail_named_after_the_execution() -> None:
     # Given a release whose input is not even JSON of the contract's shape
-    event = app.ExecutionStatusChangeEvent.model_validate(
+    event = ExecutionStatusChange.model_validate(
         status_event(
             input='["not", "an", "object"]', error="InvalidInput", cause="primaryDistributionId: ..."
         )
@@ -114,7 +115,7 @@ def test_an_input_the_workflow_refused_still_gets_a_mail_named_after_the_executi
 
 def test_the_subject_stays_within_what_sns_accepts() -> None:
     # SNS refuses subjects of 100 characters or more, or with non-ASCII characters.
-    event = app.ExecutionStatusChangeEvent.model_validate(
+    event = ExecutionStatusChange.model_validate(
         status_event(input=json.dumps({"primaryDistributionId": "E2QWRUHAPOMQZL", "release": "é" * 128}))
     )
 

@@ -19,21 +19,20 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
+from cfcd_common import task
 from cfcd_common.approval_request import policy_traffic
 from cfcd_common.approvals import LinkCheck, format_utc, verify
 from cfcd_common.errors import InvalidInput
 from functions.request_approval import app
 from tests.unit.approval_support import (
-    REGION,
     TASK_TOKEN,
-    FakeLambdaContext,
     captured_logs,
     create_distribution,
     create_signing_secret,
     create_table,
-    load_event,
     use_fake_aws,
 )
+from tests.unit.conftest import REGION, FakeLambdaContext, load_event
 
 pytestmark = pytest.mark.unit
 
@@ -92,14 +91,12 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             "RECIPIENT_EMAIL": RECIPIENT,
         }.items():
             monkeypatch.setenv(name, value)
-        app.dependencies.cache_clear()
         yield World(table, topic_arn, key, primary_id, primary_domain, staging_id)
-        app.dependencies.cache_clear()
 
 
 @pytest.fixture
 def logs() -> Iterator[io.StringIO]:
-    with captured_logs(app.logger) as stream:
+    with captured_logs(task.logger) as stream:
         yield stream
 
 
@@ -177,7 +174,6 @@ def test_a_weight_policy_mail_explains_the_stickiness_cookie(world: World) -> No
 def test_without_a_sender_only_sns_mails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given no SES sender configured (the template's optional parameter left empty)
     monkeypatch.setenv("SENDER_EMAIL", "")
-    app.dependencies.cache_clear()
 
     # When the approval is requested
     app.lambda_handler(world.event(), FakeLambdaContext())
@@ -192,7 +188,6 @@ def test_on_the_local_cloud_the_manual_test_targets_the_local_edge(
 ) -> None:
     # Given the local cloud's runtime sets the edge endpoint
     monkeypatch.setenv("CFCD_EDGE_ENDPOINT", "http://127.0.0.1:43123")
-    app.dependencies.cache_clear()
 
     # When the approval is requested
     app.lambda_handler(world.event(), FakeLambdaContext())
@@ -271,4 +266,4 @@ def test_without_traffic_in_the_payload_the_mail_reads_the_policy() -> None:
     # Then it is the policy's weight and stickiness
     assert traffic is not None and traffic.type == "SingleWeight" and traffic.weight == pytest.approx(0.1)
     sticky = traffic.stickiness
-    assert sticky is not None and (sticky.idle_ttl, sticky.maximum_ttl) == (300, 600)
+    assert sticky is not None and (sticky.idleTtl, sticky.maximumTtl) == (300, 600)

@@ -15,7 +15,7 @@ from tests.unit.cloudfront_stubs import (
     distribution_config,
     stubbed_cloudfront,
 )
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -53,7 +53,7 @@ def test_past_the_deadline_a_pending_distribution_is_deploy_timeout(
 ) -> None:
     client, stubber = stubbed_cloudfront()
     stub_statuses(stubber, "InProgress", "Deployed")
-    monkeypatch.setattr(app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     with stubber, pytest.raises(DeployTimeout, match="InProgress"):
         app.lambda_handler(event(deadline=1), lambda_context)
 
@@ -63,6 +63,6 @@ def test_deployed_at_the_deadline_is_still_done(
 ) -> None:
     client, stubber = stubbed_cloudfront()
     stub_statuses(stubber, "Deployed", "Deployed")
-    monkeypatch.setattr(app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     with stubber:
         assert app.lambda_handler(event(deadline=1), lambda_context)["done"] is True

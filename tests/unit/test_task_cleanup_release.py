@@ -25,7 +25,7 @@ from tests.unit.cloudfront_stubs import (
     policy_response,
     stubbed_cloudfront,
 )
-from tests.unit.conftest import EXECUTION_ARN, REGION, FakeLambdaContext, load_event
+from tests.unit.conftest import EXECUTION_ARN, REGION, FakeLambdaContext, load_event, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -58,9 +58,9 @@ def world(deployment_table: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cl
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     sfn = boto3.client("stepfunctions", region_name=REGION)
     cloudfront, stubber = stubbed_cloudfront()
-    monkeypatch.setattr(app, "dynamodb", dynamodb)
-    monkeypatch.setattr(app, "sfn", sfn)
-    monkeypatch.setattr(app, "cloudfront", cloudfront)
+    use_client(monkeypatch, "dynamodb", dynamodb)
+    use_client(monkeypatch, "stepfunctions", sfn)
+    use_client(monkeypatch, "cloudfront", cloudfront)
     # An active Stubber with nothing queued fails any CloudFront call the test did not expect.
     with stubber:
         yield CleanupWorld(deployment_table, dynamodb, sfn, stubber)

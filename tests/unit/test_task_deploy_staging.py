@@ -17,7 +17,7 @@ from tests.unit.cloudfront_stubs import (
     policy_config_response,
     stubbed_cloudfront,
 )
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -61,7 +61,7 @@ def test_first_release_copies_the_primary_and_applies_overrides(
         "get_distribution", distribution(STAGING_ID, expected_staging("copy-ref")), {"Id": STAGING_ID}
     )
     stubber.add_response("get_distribution", primary, {"Id": PRIMARY_ID})
-    monkeypatch.setattr(app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     # When DeployStaging runs
     with stubber:
         result = app.lambda_handler(EVENT, lambda_context)
@@ -107,7 +107,7 @@ def test_later_releases_reuse_the_staging_distribution_of_the_policy(
         "get_distribution", distribution(STAGING_ID, expected_staging("staging-ref")), {"Id": STAGING_ID}
     )
     stubber.add_response("get_distribution", primary, {"Id": PRIMARY_ID})
-    monkeypatch.setattr(app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     # When DeployStaging runs, then no CopyDistribution happens (Stubber fails on an unexpected call)
     with stubber:
         result = app.lambda_handler(EVENT, lambda_context)

@@ -23,7 +23,7 @@ from tests.unit.cloudfront_stubs import (
     policy_response,
     stubbed_cloudfront,
 )
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -50,7 +50,7 @@ def event(traffic: dict[str, Any] | None, policy_id: str | None = None) -> dict[
 def s3(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     client = boto3.client("s3", region_name="us-east-1")
     client.create_bucket(Bucket=BUCKET)
-    monkeypatch.setattr(app, "s3", client)
+    use_client(monkeypatch, "s3", client)
     return client
 
 
@@ -86,7 +86,7 @@ def test_first_release_creates_attaches_and_enables_the_policy(
         config_response(distribution_config("/2.0.0", staging=True), "S1"),
         {"Id": STAGING_ID},
     )
-    monkeypatch.setattr(app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     # When the step runs
     with stubber:
         result = app.lambda_handler(event(WEIGHT), lambda_context)
@@ -132,7 +132,7 @@ def test_a_later_release_re_enables_the_existing_policy_and_keeps_a_stack_policy
         config_response(distribution_config("/2.0.0", staging=True), "S1"),
         {"Id": STAGING_ID},
     )
-    monkeypatch.setattr(app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     with stubber:
         result = app.lambda_handler(event(None, policy_id=POLICY_ID), lambda_context)
     stubber.assert_no_pending_responses()

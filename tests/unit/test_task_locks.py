@@ -11,7 +11,7 @@ from cfcd_common.errors import DeploymentInProgress
 from cfcd_common.locks import acquire_lock, lock_key
 from functions.acquire_lock import app as acquire_app
 from functions.release_lock import app as release_app
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -35,8 +35,7 @@ def release_event(execution: str) -> dict[str, object]:
 @pytest.fixture
 def dynamodb(deployment_table: str, monkeypatch: pytest.MonkeyPatch) -> object:
     client = boto3.client("dynamodb", region_name="us-east-1")
-    monkeypatch.setattr(acquire_app, "dynamodb", client)
-    monkeypatch.setattr(release_app, "dynamodb", client)
+    use_client(monkeypatch, "dynamodb", client)
     return client
 
 

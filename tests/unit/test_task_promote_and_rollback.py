@@ -24,7 +24,7 @@ from tests.unit.cloudfront_stubs import (
     policy_response,
     stubbed_cloudfront,
 )
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
 from tests.unit.test_task_validate_input import create_primary
 
 pytestmark = pytest.mark.unit
@@ -58,7 +58,7 @@ def test_promote_returns_the_deadline_of_the_promotion_wait(
         distribution(PRIMARY_ID, distribution_config("/2.0.0"), "InProgress"),
         {"Id": PRIMARY_ID, "StagingDistributionId": STAGING_ID, "IfMatch": "P1, S1"},
     )
-    monkeypatch.setattr(promote_app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     with stubber:
         result = promote_app.lambda_handler(PROMOTE, lambda_context)
     assert result["deadline"] == result["promotedAt"] + 300
@@ -70,7 +70,7 @@ def test_throttling_after_botos_retries_surfaces_as_transient_aws_error(
     client, stubber = stubbed_cloudfront()
     promote_stubs(stubber)
     stubber.add_client_error("update_distribution_with_staging_config", "Throttling", http_status_code=400)
-    monkeypatch.setattr(promote_app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     with stubber, pytest.raises(TransientAwsError, match="Throttling"):
         promote_app.lambda_handler(PROMOTE, lambda_context)
 
@@ -81,7 +81,7 @@ def test_an_illegal_update_is_promotion_failed(
     client, stubber = stubbed_cloudfront()
     promote_stubs(stubber)
     stubber.add_client_error("update_distribution_with_staging_config", "IllegalUpdate", http_status_code=400)
-    monkeypatch.setattr(promote_app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     with stubber, pytest.raises(PromotionFailed, match="IllegalUpdate"):
         promote_app.lambda_handler(PROMOTE, lambda_context)
 
@@ -98,7 +98,7 @@ def test_a_primary_changed_since_the_probe_is_not_promoted_over(
         config_response(distribution_config("/2.0.0", staging=True), "S1"),
         {"Id": STAGING_ID},
     )
-    monkeypatch.setattr(promote_app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     probed = {**PROMOTE, "expectedPrimaryETag": "P0", "expectedStagingETag": "S1"}
     # When Promote runs, Then it refuses without calling UpdateDistributionWithStagingConfig
     with stubber, pytest.raises(PromotionFailed, match="changed since the release was probed"):
@@ -115,7 +115,7 @@ def test_a_retried_promote_that_already_went_through_succeeds(
     promoted = {**staging_config, "Staging": False}
     stubber.add_response("get_distribution_config", config_response(promoted, "P2"), {"Id": PRIMARY_ID})
     stubber.add_response("get_distribution_config", config_response(staging_config, "S1"), {"Id": STAGING_ID})
-    monkeypatch.setattr(promote_app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     probed = {**PROMOTE, "expectedPrimaryETag": "P1", "expectedStagingETag": "S1"}
     # When it is invoked again, Then it succeeds without promoting twice
     with stubber:
@@ -130,7 +130,7 @@ def test_invalidation_is_created_once_per_execution_and_waited_for(
     # Given a promoted primary on moto
     cloudfront = boto3.client("cloudfront", region_name="us-east-1")
     primary = create_primary(cloudfront)["Id"]
-    monkeypatch.setattr(invalidate_app, "cloudfront", cloudfront)
+    use_client(monkeypatch, "cloudfront", cloudfront)
     create = {
         "executionArn": EXECUTION_ARN,
         "action": "create",
@@ -199,7 +199,7 @@ def test_rollback_disables_the_primarys_policy(
         policy_response({**enabled, "Enabled": False}),
         {"Id": POLICY_ID, "IfMatch": "C3", "ContinuousDeploymentPolicyConfig": {**enabled, "Enabled": False}},
     )
-    monkeypatch.setattr(disable_app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     with stubber:
         assert disable_app.lambda_handler(disable_event(), lambda_context) == {
             "policyId": POLICY_ID,
@@ -224,7 +224,7 @@ def test_rollback_is_a_no_op_without_an_enabled_policy(
             policy_config_response(policy_config(False)),
             {"Id": POLICY_ID},
         )
-    monkeypatch.setattr(disable_app, "cloudfront", client)
+    use_client(monkeypatch, "cloudfront", client)
     # When rolling back, then nothing is written (Stubber fails on any unexpected update)
     with stubber:
         result = disable_app.lambda_handler(disable_event(), lambda_context)

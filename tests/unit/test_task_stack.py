@@ -9,12 +9,14 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cfcd_common.errors import DeployTimeout, StackFailed
+from cfcd_common.errors import DeployTimeout, StackFailed, UnexpectedError
 from functions.check_stack import app as check_app
 from functions.deploy_stack import app as deploy_app
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
 
 pytestmark = pytest.mark.unit
+
+STAGING_STACK_ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-StagingStackRole-XMPL"
 
 
 def staging_template(outputs: dict[str, str]) -> str:
@@ -50,13 +52,18 @@ def deploy_event(body: str, origin_path: str = "/2.0.0") -> dict[str, Any]:
 @pytest.fixture
 def cloudformation(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     client = boto3.client("cloudformation", region_name="us-east-1")
-    monkeypatch.setattr(deploy_app, "cloudformation", client)
-    monkeypatch.setattr(check_app, "cloudformation", client)
+    use_client(monkeypatch, "cloudformation", client)
+    monkeypatch.setenv("STAGING_STACK_ROLE_ARN", STAGING_STACK_ROLE_ARN)
     return client
 
 
 def check_event(deadline: int = 2**31) -> dict[str, Any]:
     return {"executionArn": EXECUTION_ARN, "stackName": "site-staging", "deadline": deadline}
+
+
+def stack_role(cloudformation: Any) -> str | None:
+    role: str | None = cloudformation.describe_stacks(StackName="site-staging")["Stacks"][0].get("RoleARN")
+    return role
 
 
 def test_a_new_stack_is_created_and_its_outputs_name_the_staging_side(
@@ -89,6 +96,43 @@ def test_an_existing_stack_is_updated_and_an_unchanged_one_is_fine(
     ]
     assert value == "/2.0.0"
     assert check_app.lambda_handler(check_event(), lambda_context)["policyId"] is None
+
+
+def test_cloudformation_acts_with_the_staging_stack_role_on_create_and_update(
+    cloudformation: Any, lambda_context: FakeLambdaContext
+) -> None:
+    # Given the function's StagingStackRole (the function's own role has no CloudFront rights)
+    body = staging_template({"StagingDistributionId": "E3STAGINGXMPL1"})
+
+    # When the staging stack is created
+    deploy_app.lambda_handler(deploy_event(body, "/1.0.0"), lambda_context)
+
+    # Then CloudFormation was told to act with that role
+    assert stack_role(cloudformation) == STAGING_STACK_ROLE_ARN
+
+    # And given a stack associated with another role (made by hand, or before the role was passed)
+    cloudformation.update_stack(
+        StackName="site-staging",
+        TemplateBody=body,
+        Parameters=[{"ParameterKey": "OriginPath", "ParameterValue": "/1.5.0"}],
+        RoleARN="arn:aws:iam::123456789012:role/someone-else",
+    )
+
+    # When the next release updates it, Then the update names the staging stack role again
+    assert deploy_app.lambda_handler(deploy_event(body, "/2.0.0"), lambda_context)["operation"] == "update"
+    assert stack_role(cloudformation) == STAGING_STACK_ROLE_ARN
+
+
+def test_without_the_staging_stack_role_nothing_is_deployed(
+    cloudformation: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a function whose environment lost STAGING_STACK_ROLE_ARN
+    monkeypatch.delenv("STAGING_STACK_ROLE_ARN")
+
+    # When a release deploys its staging stack, Then it fails naming the variable, and no stack exists
+    with pytest.raises(UnexpectedError, match="STAGING_STACK_ROLE_ARN: Field required"):
+        deploy_app.lambda_handler(deploy_event(staging_template({})), lambda_context)
+    assert cloudformation.list_stacks()["StackSummaries"] == []
 
 
 def test_a_stack_without_the_staging_output_is_stack_failed(
@@ -142,4 +186,4 @@ def test_a_rolled_back_stack_is_not_updated(cloudformation: Any, lambda_context:
     stubber.add_response("describe_stacks", describe("ROLLBACK_COMPLETE"), {"StackName": "site-staging"})
     request = deploy_app.DeployStackRequest.model_validate(deploy_event(staging_template({})))
     with stubber, pytest.raises(StackFailed, match="delete it first"):
-        deploy_app.start_stack(cloudformation, request, role_arn=None)
+        deploy_app.start_stack(cloudformation, request, STAGING_STACK_ROLE_ARN)

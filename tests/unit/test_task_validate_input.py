@@ -9,7 +9,7 @@ import pytest
 
 from cfcd_common.errors import InvalidInput
 from functions.validate_input import app
-from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event
+from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event, use_client
 
 pytestmark = pytest.mark.unit
 
@@ -53,7 +53,7 @@ def test_a_valid_release_comes_back_normalized_with_the_primarys_domain(
     # Given an existing primary distribution and the copy+header example aimed at it
     cloudfront = boto3.client("cloudfront", region_name="us-east-1")
     primary = create_primary(cloudfront)
-    monkeypatch.setattr(app, "cloudfront", cloudfront)
+    use_client(monkeypatch, "cloudfront", cloudfront)
     raw = load_event("input_copy_header.json") | {"primaryDistributionId": primary["Id"]}
     del raw["timing"]
     # When ValidateInput runs
@@ -68,7 +68,7 @@ def test_a_valid_release_comes_back_normalized_with_the_primarys_domain(
 def test_an_unknown_distribution_is_invalid_input(
     aws: None, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app, "cloudfront", boto3.client("cloudfront", region_name="us-east-1"))
+    use_client(monkeypatch, "cloudfront", boto3.client("cloudfront", region_name="us-east-1"))
     with pytest.raises(InvalidInput, match="primaryDistributionId: no distribution E2QWRUHAPOMQZL"):
         app.lambda_handler(event_for(load_event("input_copy_header.json")), lambda_context)
 
@@ -81,7 +81,7 @@ def test_a_contract_error_fails_before_any_aws_call(
         def __getattr__(self, name: str) -> Any:
             raise AssertionError(f"ValidateInput called CloudFront.{name} for a bad input")
 
-    monkeypatch.setattr(app, "cloudfront", NoCalls())
+    use_client(monkeypatch, "cloudfront", NoCalls())
     raw = load_event("input_copy_weight.json")
     raw["traffic"]["weight"] = 0.5
     with pytest.raises(InvalidInput, match="traffic.weight"):

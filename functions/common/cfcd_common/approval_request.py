@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from cfcd_common.approval_views import ApprovalEmail, approval_email
 from cfcd_common.approvals import (
     ApprovalRequest,
     ApprovalSummary,
-    ProbeResult,
     TrafficSummary,
     approval_link,
     create_request,
@@ -24,7 +23,8 @@ from cfcd_common.approvals import (
 from cfcd_common.cloudfront import get_distribution, traffic_from_config
 from cfcd_common.config_diff import diff_configs
 from cfcd_common.errors import InvalidInput
-from cfcd_common.models import describe_errors
+from cfcd_common.models import ProbeReport, describe_errors
+from cfcd_common.settings import ApprovalSettings, TopicSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -33,25 +33,13 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 
-class RequestApprovalSettings(BaseModel):
+class RequestApprovalSettings(ApprovalSettings, TopicSettings):
     """The function's environment (template.yaml)."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-    table_name: str = Field(alias="TABLE_NAME", min_length=1)
-    topic_arn: str = Field(alias="TOPIC_ARN", min_length=1)
     approval_url: str = Field(alias="APPROVAL_URL", pattern=r"^https?://")
-    signing_secret_arn: str = Field(alias="SIGNING_SECRET_ARN", min_length=1)
+    # Both empty unless the template's SenderEmail is set: then the HTML mail goes through SES too.
     sender_email: str | None = Field(default=None, alias="SENDER_EMAIL")
     recipient_email: str | None = Field(default=None, alias="RECIPIENT_EMAIL")
-    # Set by the local cloud's runtime: the manual-test commands then target the local edge.
-    edge_endpoint: str | None = Field(default=None, alias="CFCD_EDGE_ENDPOINT")
-
-    @field_validator("sender_email", "recipient_email", "edge_endpoint", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: Any) -> Any:
-        # An optional template parameter arrives as "" when not given.
-        return value or None
 
 
 class RequestApprovalInput(BaseModel):
@@ -66,7 +54,7 @@ class RequestApprovalInput(BaseModel):
     staging_distribution_id: str = Field(alias="stagingDistributionId", min_length=1)
     approval_timeout_seconds: int = Field(alias="approvalTimeoutSeconds", gt=0)
     traffic: TrafficSummary | None = None
-    probe: ProbeResult
+    probe: ProbeReport
     release: str = Field(min_length=1)
 
 

@@ -75,7 +75,7 @@ def manual_test(summary: ApprovalSummary, edge_endpoint: str | None = None) -> t
     traffic = summary.traffic
     if traffic is not None and traffic.type == "SingleWeight":
         sticky = traffic.stickiness
-        pinned = f" for {sticky.idle_ttl} s idle / {sticky.maximum_ttl} s at most" if sticky else ""
+        pinned = f" for {sticky.idleTtl} s idle / {sticky.maximumTtl} s at most" if sticky else ""
         explanation = (
             f"CloudFront sends about {round((traffic.weight or 0) * 100)}% of viewers to staging and keeps "
             f"each viewer on one side with the {STICKINESS_COOKIE} cookie{pinned}. Repeat the first "

@@ -22,6 +22,7 @@ import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -30,7 +31,9 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
+from cfcd_common.aws import error_code
 from cfcd_common.errors import DEPLOYMENT_REJECTED
+from cfcd_common.models import ProbeReport, Stickiness
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -92,24 +95,6 @@ class ConfigChange(_CamelModel):
     after: str | None = None
 
 
-class ProbeCheck(_CamelModel):
-    description: str
-    status: int
-    passed: bool
-    detail: str = ""
-
-
-class ProbeResult(_CamelModel):
-    ok: bool
-    summary: str
-    checks: list[ProbeCheck] = Field(default_factory=list)
-
-
-class Stickiness(_CamelModel):
-    idle_ttl: int
-    maximum_ttl: int
-
-
 class TrafficSummary(_CamelModel):
     """The continuous deployment policy's traffic config, as validated by the workflow."""
 
@@ -130,7 +115,7 @@ class ApprovalSummary(_CamelModel):
     primary_domain_name: str
     changes: list[ConfigChange] = Field(default_factory=list)
     changes_omitted: int = 0
-    probe: ProbeResult
+    probe: ProbeReport
     traffic: TrafficSummary | None = None
 
 
@@ -315,7 +300,7 @@ def decide(
             ReturnValues="ALL_NEW",
         )
     except ClientError as error:
-        if _error_code(error) != "ConditionalCheckFailedException":
+        if error_code(error) != "ConditionalCheckFailedException":
             raise
         return _explain_refusal(get_request(table, approval_id), decision, approval_id)
 
@@ -323,7 +308,7 @@ def decide(
     try:
         _resume_execution(sfn, request)
     except ClientError as error:
-        if _error_code(error) in TASK_GONE_ERRORS:
+        if error_code(error) in TASK_GONE_ERRORS:
             return _refused(Outcome.TASK_GONE, decision, approval_id, _mark_timed_out(table, request))
         # Step Functions did not take the decision (throttled, unavailable): give the claim back so
         # the approver can simply try again.
@@ -433,8 +418,12 @@ def describe_refusal(outcome: Outcome, request: ApprovalRequest | None) -> str:
 # --- signed links --------------------------------------------------------------------------------
 
 
+@cache
 def load_signing_key(secrets_manager: SecretsManagerClient, secret_arn: str) -> bytes:
-    """The HMAC key (the secret's string, e.g. GenerateSecretString of the template)."""
+    """The HMAC key (the secret's string, e.g. GenerateSecretString of the template).
+
+    Read once per client and secret: a Lambda sandbox reads it on its first request only.
+    """
     key = secrets_manager.get_secret_value(SecretId=secret_arn)["SecretString"].encode()
     if len(key) < MIN_SIGNING_KEY_BYTES:
         raise ValueError(f"signing secret must hold at least {MIN_SIGNING_KEY_BYTES} bytes")
@@ -485,10 +474,6 @@ def approval_link(
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
 
 
 def _plain_numbers(value: Any) -> Any:

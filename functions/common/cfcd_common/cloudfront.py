@@ -1,8 +1,8 @@
 """CloudFront continuous deployment, done once for every task that needs it.
 
-The rules that shape this module (DESIGN §2): every update sends the latest ETag; a primary with a
-policy must keep sending its ContinuousDeploymentPolicyId and detaching needs "" (omitting the
-field is ignored); policy updates replace the whole config; promotion takes
+The rules that shape this module (docs/design.md §3): every update sends the latest ETag; a
+primary with a policy must keep sending its ContinuousDeploymentPolicyId and detaching needs ""
+(omitting the field is ignored); policy updates replace the whole config; promotion takes
 `IfMatch: "<primary ETag>, <staging ETag>"`; with OAC the bucket policy must also allow the
 staging distribution.
 """
@@ -15,7 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from botocore.exceptions import ClientError
 
@@ -35,6 +35,7 @@ Config = dict[str, Any]
 # Someone else updated between our read and write: read the new ETag and try again.
 STALE_ETAG_ERRORS = frozenset({"PreconditionFailed", "InvalidIfMatchVersion"})
 UPDATE_ATTEMPTS = 3
+R = TypeVar("R")
 _S3_ORIGIN = re.compile(r"^(?P<bucket>[a-z0-9][a-z0-9.-]*?)\.s3[.-]")
 
 
@@ -107,25 +108,59 @@ def staging_config_from(primary: Config, staging: Config, overrides: Overrides) 
     return apply_overrides(config, overrides)
 
 
+def with_fresh_etag(attempt: Callable[[], R]) -> R:
+    """Run a read-ETag, change, write(IfMatch) `attempt` again, from a new read, while CloudFront
+    answers that the ETag it sent is stale (another writer came in between); at most
+    UPDATE_ATTEMPTS times, the last one's error raised as it is."""
+    for _ in range(UPDATE_ATTEMPTS - 1):
+        try:
+            return attempt()
+        except ClientError as error:
+            if error_code(error) not in STALE_ETAG_ERRORS:
+                raise
+    return attempt()
+
+
 def update_distribution(
     cloudfront: CloudFrontClient, distribution_id: str, change: Callable[[Config], Config]
 ) -> Distribution:
     """GetDistributionConfig → change → UpdateDistribution(IfMatch), again on a stale ETag."""
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+
+    def attempt() -> None:
         current = cloudfront.get_distribution_config(Id=distribution_id)
-        config = change(cast(Config, current["DistributionConfig"]))
-        try:
-            cloudfront.update_distribution(
-                Id=distribution_id,
-                IfMatch=current["ETag"],
-                DistributionConfig=cast("DistributionConfigUnionTypeDef", config),
-            )
-        except ClientError as error:
-            if error_code(error) in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
-                continue
-            raise
-        break
+        cloudfront.update_distribution(
+            Id=distribution_id,
+            IfMatch=current["ETag"],
+            DistributionConfig=cast(
+                "DistributionConfigUnionTypeDef", change(cast(Config, current["DistributionConfig"]))
+            ),
+        )
+
+    with_fresh_etag(attempt)
     return get_distribution(cloudfront, distribution_id)
+
+
+def update_policy(
+    cloudfront: CloudFrontClient, policy_id: str, change: Callable[[Config], Config | None]
+) -> tuple[Config, bool]:
+    """GetContinuousDeploymentPolicyConfig → change → UpdateContinuousDeploymentPolicy(IfMatch),
+    again on a stale ETag. `change` answers None when the policy already is as it should be:
+    nothing is written. Returns the config in force and whether this call wrote it."""
+
+    def attempt() -> tuple[Config, bool]:
+        current = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
+        config = cast(Config, current["ContinuousDeploymentPolicyConfig"])
+        wanted = change(config)
+        if wanted is None:
+            return config, False
+        cloudfront.update_continuous_deployment_policy(
+            Id=policy_id,
+            IfMatch=current["ETag"],
+            ContinuousDeploymentPolicyConfig=cast("ContinuousDeploymentPolicyConfigUnionTypeDef", wanted),
+        )
+        return wanted, True
+
+    return with_fresh_etag(attempt)
 
 
 def caller_reference(primary_id: str, execution_arn: str) -> str:
@@ -223,48 +258,21 @@ def enable_policy(
             )
         )
         return created["ContinuousDeploymentPolicy"]["Id"], traffic
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
-        current = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
-        old = cast(Config, current["ContinuousDeploymentPolicyConfig"])
+
+    def enabled(old: Config) -> Config:
         wanted = traffic_config(traffic) if traffic is not None else old["TrafficConfig"]
-        try:
-            cloudfront.update_continuous_deployment_policy(
-                Id=policy_id,
-                IfMatch=current["ETag"],
-                ContinuousDeploymentPolicyConfig=cast(
-                    "ContinuousDeploymentPolicyConfigUnionTypeDef",
-                    _policy_config(staging_domain, wanted, enabled=True),
-                ),
-            )
-        except ClientError as error:
-            if error_code(error) in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
-                continue
-            raise
-        return policy_id, traffic_from_config(wanted)
-    raise AssertionError("unreachable: the last attempt returns or raises")
+        return _policy_config(staging_domain, wanted, enabled=True)
+
+    config, _ = update_policy(cloudfront, policy_id, enabled)
+    return policy_id, traffic_from_config(config["TrafficConfig"])
 
 
 def disable_policy(cloudfront: CloudFrontClient, policy_id: str) -> bool:
     """Stop sending viewers to staging. Returns False when it was already disabled."""
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
-        current = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
-        config = cast(Config, current["ContinuousDeploymentPolicyConfig"])
-        if not config["Enabled"]:
-            return False
-        try:
-            cloudfront.update_continuous_deployment_policy(
-                Id=policy_id,
-                IfMatch=current["ETag"],
-                ContinuousDeploymentPolicyConfig=cast(
-                    "ContinuousDeploymentPolicyConfigUnionTypeDef", {**config, "Enabled": False}
-                ),
-            )
-        except ClientError as error:
-            if error_code(error) in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
-                continue
-            raise
-        return True
-    raise AssertionError("unreachable: the last attempt returns or raises")
+    _, written = update_policy(
+        cloudfront, policy_id, lambda config: {**config, "Enabled": False} if config["Enabled"] else None
+    )
+    return written
 
 
 def attach_policy(cloudfront: CloudFrontClient, primary_id: str, policy_id: str) -> bool:
@@ -314,7 +322,8 @@ def promote(
     Both ETags are re-read when CloudFront says one is stale; any other refusal
     (IllegalUpdate, unsupported field changes) is a PromotionFailed.
     """
-    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+
+    def attempt() -> None:
         primary = cloudfront.get_distribution_config(Id=primary_id)
         staging = cloudfront.get_distribution_config(Id=staging_id)
         current = (primary["ETag"], staging["ETag"])
@@ -328,18 +337,19 @@ def promote(
                 f"probed (ETags {probed_etags[0]}, {probed_etags[1]} then, {current[0]}, {current[1]} now): "
                 "not promoting over another writer's change"
             )
-        try:
-            cloudfront.update_distribution_with_staging_config(
-                Id=primary_id, StagingDistributionId=staging_id, IfMatch=f"{current[0]}, {current[1]}"
-            )
-            return
-        except ClientError as error:
-            code = error_code(error)
-            if code in STALE_ETAG_ERRORS and attempt < UPDATE_ATTEMPTS:
-                continue
-            if is_transient(error):
-                raise
-            raise PromotionFailed(f"{code}: {error.response.get('Error', {}).get('Message', '')}") from error
+        cloudfront.update_distribution_with_staging_config(
+            Id=primary_id, StagingDistributionId=staging_id, IfMatch=f"{current[0]}, {current[1]}"
+        )
+
+    try:
+        with_fresh_etag(attempt)
+    except ClientError as error:
+        # Only CloudFront's refusal of the promotion itself (a stale ETag to the last attempt
+        # included) is a PromotionFailed; a failed read, or throttling, stays what it is.
+        if error.operation_name != "UpdateDistributionWithStagingConfig" or is_transient(error):
+            raise
+        code = error_code(error)
+        raise PromotionFailed(f"{code}: {error.response.get('Error', {}).get('Message', '')}") from error
 
 
 def s3_buckets_behind_oac(config: Config) -> list[str]:

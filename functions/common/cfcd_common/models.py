@@ -1,9 +1,9 @@
-"""The execution input contract (DESIGN §1 "Input") and the shapes tasks hand each other.
+"""The execution input contract (docs/design.md §2) and the shapes tasks hand each other.
 
 ValidateInput and the CLI both call `parse_deployment_input`, so a bad release is refused with the
 same message before StartExecution and inside the workflow. Rules come from CloudFront's
-continuous deployment limits (DESIGN §2); the CloudFormation schema is looser (weight up to 1),
-so this is the only place that catches e.g. a 0.5 weight before CloudFront does.
+continuous deployment limits (docs/design.md §3); the CloudFormation schema is looser (weight up
+to 1), so this is the only place that catches e.g. a 0.5 weight before CloudFront does.
 """
 
 from __future__ import annotations

@@ -1,0 +1,72 @@
+"""The AWS clients of the Lambda functions: each made on first use, then kept for the sandbox's life.
+
+Made on first use, not at import: building a client (loading its service model) was most of a
+handler's init, which Lambda runs before the first event. Handlers call these when they run and
+pass the clients to plain functions, so a test hands in its own with
+`monkeypatch.setattr(clients, "cloudfront", lambda: stubbed_client)`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+
+from cfcd_common.aws import CLIENT_CONFIG
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sesv2 import SESV2Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_stepfunctions import SFNClient
+
+
+@cache
+def cloudfront() -> CloudFrontClient:
+    return boto3.client("cloudfront", config=CLIENT_CONFIG)
+
+
+@cache
+def cloudformation() -> CloudFormationClient:
+    return boto3.client("cloudformation", config=CLIENT_CONFIG)
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return boto3.client("dynamodb", config=CLIENT_CONFIG)
+
+
+@cache
+def dynamodb_table(name: str) -> Table:
+    return boto3.resource("dynamodb", config=CLIENT_CONFIG).Table(name)
+
+
+@cache
+def s3() -> S3Client:
+    return boto3.client("s3", config=CLIENT_CONFIG)
+
+
+@cache
+def secretsmanager() -> SecretsManagerClient:
+    return boto3.client("secretsmanager", config=CLIENT_CONFIG)
+
+
+@cache
+def sesv2() -> SESV2Client:
+    return boto3.client("sesv2", config=CLIENT_CONFIG)
+
+
+@cache
+def sns() -> SNSClient:
+    return boto3.client("sns", config=CLIENT_CONFIG)
+
+
+@cache
+def stepfunctions() -> SFNClient:
+    return boto3.client("stepfunctions", config=CLIENT_CONFIG)
