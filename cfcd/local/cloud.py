@@ -96,8 +96,8 @@ class LocalCloud:
         cloudfront.set_propagation_seconds(self.propagation_seconds)
         self._edge = EdgeServer(cloudfront.edge_view(), MotoS3OriginReader(), self.host, self.edge_port)
         self._edge.start()
-        hooks.origin_faults = self._edge
-        mail.install(self.state_dir / "mail")
+        hooks.edge = self._edge
+        mail.activate(self.state_dir / "mail")
 
         self._runtime = LambdaRuntime(
             self.state_dir / "logs",
@@ -163,7 +163,7 @@ class LocalCloud:
         if self._edge is not None:
             self._edge.stop()
         if self._aws is not None:
-            self._aws.hooks.origin_faults = None
+            self._aws.hooks.edge = None
             self._aws.stop()
         self._runtime = self._urls = None
         self._edge = None

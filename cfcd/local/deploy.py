@@ -31,7 +31,6 @@ from typing import Any, Protocol
 import boto3
 import yaml
 
-from cfcd.local import events
 from cfcd.local.lambda_runtime import FunctionSpec, LambdaRuntime
 
 LOG = logging.getLogger(__name__)
@@ -533,7 +532,6 @@ class Deployer:
     def _rule(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
         # moto keeps the rule and matches events; cfcd.local.events delivers what moto cannot
         # (state machine and Lambda targets) and emits the Step Functions status changes.
-        events.install()
         client = self._client("events")
         bus = str(properties.get("EventBusName", "default")).rsplit("/", 1)[-1]  # a name or an ARN
         existing = {found["Name"] for found in client.list_event_buses(NamePrefix=bus)["EventBuses"]}

@@ -1,7 +1,7 @@
 """A Lambda runtime without Docker: each function's real handler in warm worker processes.
 
-moto only runs Lambda code in Docker. We replace ``LambdaFunction.invoke`` (one patch, below) so
-an invoke of a registered function runs its handler in a worker subprocess
+moto only runs Lambda code in Docker. :mod:`cfcd.local.moto_patches` routes ``LambdaFunction.invoke``
+to :func:`invoke_registered` so an invoke of a registered function runs its handler in a worker subprocess
 (:mod:`cfcd.local.lambda_worker`) started with the template's environment. Like Lambda, a busy
 function scales out to more workers (up to a cap), an unhandled exception becomes a
 ``FunctionError`` with the exception class as ``errorType``, and the template's ``Timeout`` is
@@ -304,14 +304,13 @@ class LambdaRuntime:
             pool.close()
 
 
-# --- moto patch #2: run invokes on our runtime ------------------------------------------------------
-# LambdaFunction.invoke(body, request_headers, response_headers) is what both the Invoke API and
-# moto's Step Functions interpreter reach. Setting x-amz-function-error: Unhandled with an
-# errorType body is how real Lambda reports a failed function; the interpreter maps it to the
-# state machine error of that name.
+# --- invokes reach the runtime ----------------------------------------------------------------------
+# cfcd.local.moto_patches wraps LambdaFunction.invoke(body, request_headers, response_headers),
+# what both the Invoke API and moto's Step Functions interpreter reach, with invoke_registered.
+# Setting x-amz-function-error: Unhandled with an errorType body is how real Lambda reports a
+# failed function; the interpreter maps it to the state machine error of that name.
 
 _active_runtime: LambdaRuntime | None = None
-_invoke_patched = False
 
 
 def activate(runtime: LambdaRuntime | None) -> None:
@@ -320,41 +319,34 @@ def activate(runtime: LambdaRuntime | None) -> None:
     _active_runtime = runtime
 
 
-def install() -> None:
-    global _invoke_patched
-    if _invoke_patched:
-        return
-    from moto.awslambda.models import LambdaFunction
+def invoke_registered(
+    function_name: str, body: Any, request_headers: Mapping[str, str], response_headers: dict[str, str]
+) -> bytes | None:
+    """The answer of the active runtime to one invoke; None when it does not run ``function_name``."""
     from moto.core.exceptions import ServiceException
 
-    original_invoke = LambdaFunction.invoke
-
-    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
-        runtime = _active_runtime
-        if runtime is None or not runtime.has_function(self.function_name):
-            return original_invoke(self, body, request_headers, response_headers)
-        payload = body.encode() if isinstance(body, str) else (body or b"")
-        invocation_type = request_headers.get("x-amz-invocation-type") or request_headers.get(
-            "X-Amz-Invocation-Type", "RequestResponse"
-        )
-        if invocation_type == "DryRun":
-            return b""
-        if invocation_type == "Event":
-            threading.Thread(
-                target=_invoke_in_background, args=(runtime, self.function_name, payload), daemon=True
-            ).start()
-            return b""
-        try:
-            result = runtime.invoke(self.function_name, payload)
-        except TooManyRequests as error:
-            raise ServiceException("TooManyRequestsException", str(error)) from error
-        if result.function_error:
-            response_headers["x-amz-function-error"] = result.function_error
-        response_headers["x-amz-executed-version"] = "$LATEST"
-        return result.payload
-
-    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
-    _invoke_patched = True
+    runtime = _active_runtime
+    if runtime is None or not runtime.has_function(function_name):
+        return None
+    payload = body.encode() if isinstance(body, str) else (body or b"")
+    invocation_type = request_headers.get("x-amz-invocation-type") or request_headers.get(
+        "X-Amz-Invocation-Type", "RequestResponse"
+    )
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        threading.Thread(
+            target=_invoke_in_background, args=(runtime, function_name, payload), daemon=True
+        ).start()
+        return b""
+    try:
+        result = runtime.invoke(function_name, payload)
+    except TooManyRequests as error:
+        raise ServiceException("TooManyRequestsException", str(error)) from error
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-executed-version"] = "$LATEST"
+    return result.payload
 
 
 def _invoke_in_background(runtime: LambdaRuntime, name: str, payload: bytes) -> None:

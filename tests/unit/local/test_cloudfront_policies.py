@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cfcd.local import cloudfront
+from cfcd.local import cloudfront, moto_patches
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +20,7 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    cloudfront.install()
+    moto_patches.install()
     cloudfront.set_propagation_seconds(0)
     with mock_aws():
         yield boto3.client("cloudfront", region_name="us-east-1")
