@@ -139,11 +139,19 @@ def test_origin_fault_reaches_the_edge(cloud: LocalCloudInfo, faults: FaultsClie
     assert status() == 200
 
 
-def test_invalid_fault_is_a_400(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/cfcd-api/faults", {"service": "cloudfront", "operation": "X", "error": "E", "count": 0}),
+        ("/cfcd-api/faults", {"service": "cloudfront", "operation": "X", "error": "E", "when": "during"}),
+        ("/cfcd-api/edge-faults", {"allTrafficToPrimary": "sometimes"}),
+    ],
+)
+def test_invalid_fault_is_a_400(
+    cloud: LocalCloudInfo, faults: FaultsClient, path: str, payload: dict[str, Any]
+) -> None:
     request = urllib.request.Request(
-        cloud.faults_endpoint + "/cfcd-api/faults",
-        data=json.dumps({"service": "cloudfront", "operation": "X", "error": "E", "count": 0}).encode(),
-        method="POST",
+        cloud.faults_endpoint + path, data=json.dumps(payload).encode(), method="POST"
     )
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=10)
