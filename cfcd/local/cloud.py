@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cfcd.local import cloudfront, lambda_runtime, mail
+from cfcd.local import cloudfront, lambda_packages, lambda_runtime, mail
 from cfcd.local.aws import AwsEndpoint, ControlHooks
 from cfcd.local.deploy import Deployer, DeployResult
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
@@ -103,6 +103,8 @@ class LocalCloud:
             self.state_dir / "logs",
             self.lambda_environment(self._aws.url, self._edge.endpoint),
             self.max_workers_per_function,
+            # What Lambda's python runtime provides, needed only when there are functions to run.
+            runtime_paths=(lambda_packages.runtime_sdk(),) if self.template_path is not None else (),
         )
         lambda_runtime.activate(self._runtime)
         self._urls = FunctionUrls(self._runtime.invoke, self.host)

@@ -5,7 +5,9 @@ to :func:`invoke_registered` so an invoke of a registered function runs its hand
 (:mod:`cfcd.local.lambda_worker`) started with the template's environment. Like Lambda, a busy
 function scales out to more workers (up to a cap), an unhandled exception becomes a
 ``FunctionError`` with the exception class as ``errorType``, and the template's ``Timeout`` is
-enforced (the worker is killed and ``Sandbox.Timedout`` returned).
+enforced (the worker is killed and ``Sandbox.Timedout`` returned). As on Lambda, a worker imports
+its ``CodeUri``, then its layers, then the runtime's SDK (:mod:`cfcd.local.lambda_packages`) and
+the standard library; never the virtualenv that runs the local cloud.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -69,22 +71,26 @@ def _error_payload(error_type: str, message: str, stack: list[str] | None = None
 class _Worker:
     """One sandbox: a subprocess and the two pipes of the protocol."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], log_file: BinaryIO) -> None:
+    def __init__(
+        self, spec: FunctionSpec, env: dict[str, str], runtime_paths: Sequence[Path], log_file: BinaryIO
+    ) -> None:
         self.spec = spec
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
+        paths = [spec.code_dir, *spec.layer_dirs, *runtime_paths]
         config = {
             "requestFd": request_read,
             "responseFd": response_write,
             "handler": spec.handler,
-            "paths": [str(spec.code_dir), *(str(layer) for layer in spec.layer_dirs)],
+            "paths": [str(path) for path in paths],
             "functionName": spec.name,
             "functionArn": spec.arn,
             "memoryMb": spec.memory_mb,
         }
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-u", "-I", str(WORKER_SCRIPT), json.dumps(config)],
+                # -I: no environment or user site; -S: no site-packages, so no virtualenv.
+                [sys.executable, "-u", "-I", "-S", str(WORKER_SCRIPT), json.dumps(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
@@ -145,9 +151,17 @@ class _Worker:
 class _FunctionPool:
     """The warm workers of one function; scales out while all are busy, up to a cap."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], log_path: Path, max_workers: int) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        env: dict[str, str],
+        runtime_paths: Sequence[Path],
+        log_path: Path,
+        max_workers: int,
+    ) -> None:
         self.spec = spec
         self._env = env
+        self._runtime_paths = tuple(runtime_paths)
         self._log_path = log_path
         self._max_workers = max_workers
         self._condition = threading.Condition()
@@ -197,7 +211,7 @@ class _FunctionPool:
                 return self._idle.pop()
             self._starting += 1
         with self._log_path.open("ab") as log_file:
-            worker = _Worker(self.spec, self._env, log_file)
+            worker = _Worker(self.spec, self._env, self._runtime_paths, log_file)
         init_error = worker.wait_ready()
         with self._condition:
             self._starting -= 1
@@ -235,14 +249,20 @@ class _FunctionPool:
 
 
 class LambdaRuntime:
-    """The functions of a deployed template and their worker pools."""
+    """The functions of a deployed template and their worker pools.
+
+    ``runtime_paths`` stand for what Lambda's python runtime adds after the layers (its boto3 and
+    botocore, :func:`cfcd.local.lambda_packages.runtime_sdk`).
+    """
 
     def __init__(
         self,
         log_dir: Path,
         base_environment: Mapping[str, str],
         max_workers_per_function: int = DEFAULT_MAX_WORKERS_PER_FUNCTION,
+        runtime_paths: Sequence[Path] = (),
     ) -> None:
+        self._runtime_paths = tuple(runtime_paths)
         self._log_dir = log_dir
         self._base_environment = dict(base_environment)
         self._max_workers = max_workers_per_function
@@ -252,7 +272,9 @@ class LambdaRuntime:
     def register(self, spec: FunctionSpec) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         env = self.environment_for(spec)
-        pool = _FunctionPool(spec, env, self._log_dir / f"{spec.name}.log", self._max_workers)
+        pool = _FunctionPool(
+            spec, env, self._runtime_paths, self._log_dir / f"{spec.name}.log", self._max_workers
+        )
         with self._lock:
             previous = self._pools.pop(spec.name, None)
             self._pools[spec.name] = pool
