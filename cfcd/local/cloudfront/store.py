@@ -275,6 +275,8 @@ class CloudFrontState:
                 raise errors.illegal_update(fields=fields)
 
     def _check_policy_attachment(self, record: DistributionRecord, before: Json, after: Json) -> None:
+        # A policy is attached (and detached, with "") by UpdateDistribution on the primary.
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/working-with-staging-distribution-continuous-deployment-policy.html
         policy_id = after.get("ContinuousDeploymentPolicyId") or ""
         if not policy_id or policy_id == before.get("ContinuousDeploymentPolicyId"):
             return
@@ -329,7 +331,10 @@ class CloudFrontState:
             return self._add_distribution(config)
 
     def promote(self, primary_id: str, staging_id: str | None, if_match: str | None) -> DistributionRecord:
-        """UpdateDistributionWithStagingConfig: copy the staging config onto the primary."""
+        """UpdateDistributionWithStagingConfig: copy the staging config onto the primary (see
+        configs.promoted), which "will disable the continuous deployment policy".
+        https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistributionWithStagingConfig.html
+        """
         with self.lock:
             primary = self.distribution(primary_id)
             if not staging_id:
@@ -393,6 +398,10 @@ class CloudFrontState:
             return record
 
     def update_policy(self, policy_id: str, given: Json | None, if_match: str | None) -> PolicyRecord:
+        """The whole config is replaced; attached or not, a policy can be enabled or disabled, get
+        another weight or header, or send traffic to another staging distribution.
+        https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateContinuousDeploymentPolicy.html
+        """
         with self.lock:
             record = self.policy(policy_id)
             self.check_if_match(if_match, record.etag)
@@ -402,6 +411,8 @@ class CloudFrontState:
             return record
 
     def delete_policy(self, policy_id: str, if_match: str | None) -> None:
+        # "You cannot delete a continuous deployment policy that's attached to a primary distribution."
+        # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DeleteContinuousDeploymentPolicy.html
         with self.lock:
             record = self.policy(policy_id)
             self.check_if_match(if_match, record.etag)
