@@ -19,11 +19,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install cfcd with its pinned dependencies
 
-lint: install ## ruff, mypy (strict on functions/ and cfcd/) and cfn-lint
+lint: install ## ruff, mypy (strict on functions/ and cfcd/), cfn-lint (SAM source and its transform)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy functions cfcd tests bench
-	$(BIN)/cfn-lint template.yaml examples/*.yaml
+	$(BIN)/python -m cfcd.local.sam_transform template.yaml build/template.transformed.json
+	$(BIN)/cfn-lint template.yaml build/template.transformed.json examples/*.yaml
 
 format: install ## Format the code with ruff
 	$(BIN)/ruff check --fix .

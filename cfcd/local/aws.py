@@ -7,6 +7,7 @@ real port before serving, (b) wrap the app with the control API on the same endp
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -14,14 +15,19 @@ import threading
 import urllib.request
 import uuid
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+from xml.sax.saxutils import escape
 
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
 from pydantic import BaseModel, ValidationError
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from cfcd.local.faults import REGISTRY, Fault, OriginFault, PropagationSetting
+from cfcd.local import moto_patches
+from cfcd.local.faults import REGISTRY, EdgeFaults, Fault, OriginFault, PropagationSetting
 
 LOG = logging.getLogger(__name__)
 
@@ -29,10 +35,12 @@ StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-class OriginFaultTarget(Protocol):
+class EdgeFaultTarget(Protocol):
     def inject_origin_status(self, prefix: str, status: int) -> None: ...
 
     def clear_origin_faults(self) -> None: ...
+
+    def send_all_traffic_to_primary(self, enabled: bool) -> None: ...
 
 
 @dataclass
@@ -40,87 +48,125 @@ class ControlHooks:
     """What the control API drives besides moto; filled in by whoever owns those parts."""
 
     set_propagation_seconds: Callable[[float], None] | None = None
-    origin_faults: OriginFaultTarget | None = None
+    edge: EdgeFaultTarget | None = None
 
 
-# --- moto patch #1: fault injection and call recording ------------------------------------------
-# Every AWS operation moto serves (except S3, which has its own dispatch) goes through
-# BaseResponse.call_action after the request is parsed and the action is known. Wrapping it is
-# the one place where a registered fault can answer instead of the backend, serialized by moto's
-# own error serializer so boto3 sees a normal AWS error (and retries it, as it would in AWS).
+# --- fault injection and call recording ----------------------------------------------------------
+# cfcd.local.moto_patches routes every AWS call moto serves through answer_with_faults: moto's
+# BaseResponse.call_action (every service but S3) once the request is parsed and the action is
+# known, and S3's own bucket and key dispatch. A registered fault then answers instead of the call
+# ("before") or after it took effect ("after": a lost response), serialized as AWS would so boto3
+# sees a normal AWS error (and retries it, as it would in AWS).
 
-_dispatch_patched = False
+MotoResponse = tuple[int, dict[str, Any], Any]
 
 
-def install_fault_dispatch() -> None:
-    global _dispatch_patched
-    if _dispatch_patched:
-        return
-    from moto.core.exceptions import ServiceException
-    from moto.core.responses import ActionResult, BaseResponse
-
-    original_call_action = BaseResponse.call_action
-
+def answer_with_faults(
+    response: Any, service: str, operation: str, call: Callable[[], MotoResponse]
+) -> MotoResponse:
+    """Record one AWS call, then answer it as the registered faults say (by default: ``call()``)."""
+    fault = REGISTRY.record_and_match(service, operation)
+    if fault is None:
+        return call()
+    if fault.when == "after":
+        answered = call()
+        if int(answered[0]) >= 400:
+            # AWS refused the call, so it changed nothing and there is no answer to lose.
+            REGISTRY.restore(fault)
+            return answered
+    LOG.info("injecting %s %s %s:%s", fault.error, fault.when, service, operation)
+    if service == "s3":
+        return _s3_error(fault)
     # Defined outside moto's package: moto would look up a service model named after the
     # exception's module ("core") and fail.
-    def call_action_with_faults(self: Any) -> Any:
-        try:
-            service = str(self.boto3_service_name or "")
-            operation = str(self._get_action() or "")
-        except Exception:  # an unroutable request: let moto answer it as it would
-            return original_call_action(self)
-        fault = REGISTRY.record_and_match(service, operation)
-        if fault is None:
-            return original_call_action(self)
-        LOG.info("injecting %s into %s:%s", fault.error, service, operation)
-        injected = type("InjectedFault", (ServiceException,), {"__module__": __name__})
-        with warnings.catch_warnings():  # "no error shape for this code": fine, it is made up
-            warnings.simplefilter("ignore")
-            _, headers, body = self.serialized(ActionResult(injected(fault.error, fault.message)))
-        headers["status"] = str(fault.http_status)
-        # Real AWS errors carry a request id; moto's Step Functions interpreter needs it to name a
-        # Lambda ClientError (Lambda.ServiceException) instead of failing States.Runtime.
-        headers["x-amzn-requestid"] = str(uuid.uuid4())
-        return fault.http_status, headers, body
-
-    BaseResponse.call_action = call_action_with_faults  # type: ignore[method-assign]
-    _dispatch_patched = True
+    injected = type("InjectedFault", (ServiceException,), {"__module__": __name__})
+    with warnings.catch_warnings():  # "no error shape for this code": fine, it is made up
+        warnings.simplefilter("ignore")
+        _, headers, body = response.serialized(ActionResult(injected(fault.error, fault.message)))
+    headers["status"] = str(fault.http_status)
+    # Real AWS errors carry a request id; moto's Step Functions interpreter needs it to name a
+    # Lambda ClientError (Lambda.ServiceException) instead of failing States.Runtime.
+    headers["x-amzn-requestid"] = str(uuid.uuid4())
+    return fault.http_status, headers, body
 
 
-# --- moto patch #2: SendTaskFailure keeps its cause -----------------------------------------------
-# moto's handler passes only `error` to the backend, so a rejection's "Rejected by X: comment"
-# never reached the execution's cause. The backend itself takes the cause.
+def _s3_error(fault: Fault) -> MotoResponse:
+    # S3's REST-XML error document, written out: moto's serializer needs a request it has parsed.
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f"<Error><Code>{escape(fault.error)}</Code><Message>{escape(fault.message)}</Message>"
+        f"<RequestId>{uuid.uuid4().hex[:16].upper()}</RequestId></Error>"
+    )
+    headers = {"Content-Type": "application/xml", "x-amz-request-id": uuid.uuid4().hex[:16].upper()}
+    return fault.http_status, headers, body.encode()
 
 
-def install_task_failure_cause() -> None:
-    from moto.core.responses import EmptyResult
-    from moto.stepfunctions.responses import StepFunctionResponse
+@dataclass(frozen=True)
+class _S3Route:
+    """One S3 operation as its request looks: the query keys and headers it cannot do without."""
 
-    def send_task_failure(self: Any) -> Any:
-        self.stepfunction_backend.send_task_failure(
-            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+    operation: str
+    query: Mapping[str, str | None]  # a value when the request URI fixes it ("list-type=2")
+    headers: frozenset[str]
+
+    def matches(self, query: Mapping[str, list[str]], headers: Mapping[str, str]) -> bool:
+        return (
+            all(key in query and (value is None or value in query[key]) for key, value in self.query.items())
+            and self.headers <= headers.keys()
         )
-        return EmptyResult()
-
-    StepFunctionResponse.send_task_failure = send_task_failure  # type: ignore[method-assign]
 
 
-def install_extensions() -> None:
-    """Patch moto before its server builds any app (CloudFront URL paths are read at that time)."""
-    from cfcd.local import cloudfront, events, lambda_runtime
+@functools.cache
+def _s3_routes() -> dict[tuple[str, str], list[_S3Route]]:
+    """S3's operations by (HTTP method, path shape), most specific first, from botocore's model."""
+    import botocore.session
 
-    cloudfront.install()
-    lambda_runtime.install()
-    events.install()
-    install_fault_dispatch()
-    install_task_failure_cause()
+    model = botocore.session.get_session().get_service_model("s3")
+    routes: dict[tuple[str, str], list[_S3Route]] = {}
+    for name in model.operation_names:
+        operation = model.operation_model(name)
+        path, _, literal = str(operation.http["requestUri"]).partition("?")
+        query: dict[str, str | None] = {}
+        for part in filter(None, literal.split("&")):
+            key, _, value = part.partition("=")
+            query[key] = value or None
+        headers: set[str] = set()
+        shape = operation.input_shape
+        members = shape.members if shape is not None else {}
+        for member in shape.required_members if shape is not None else []:
+            serialization = members[member].serialization
+            location, wire_name = serialization.get("location"), str(serialization.get("name", member))
+            if location == "querystring":
+                query.setdefault(wire_name, None)
+            elif location == "header":
+                headers.add(wire_name.lower())
+        kind = "key" if "{Key+}" in path else "bucket" if "{Bucket}" in path else "service"
+        routes.setdefault((str(operation.http["method"]), kind), []).append(
+            _S3Route(name, query, frozenset(headers))
+        )
+    for candidates in routes.values():
+        candidates.sort(key=lambda route: len(route.query) + len(route.headers), reverse=True)
+    return routes
+
+
+def s3_operation(method: str, target: str, full_url: str, headers: Mapping[str, str]) -> str:
+    """The S3 API operation a request calls (``PutBucketPolicy``), as boto3 names it.
+
+    ``target`` is what the request's path and host name: ``"service"``, ``"bucket"`` or ``"key"``.
+    """
+    query = parse_qs(urlsplit(full_url).query, keep_blank_values=True)
+    lowered = {name.lower(): value for name, value in headers.items()}
+    for route in _s3_routes().get((method.upper(), target), []):
+        if route.matches(query, lowered):
+            return route.operation
+    return method.upper()
 
 
 # --- the control API ------------------------------------------------------------------------------
 
 
 class ControlApi:
-    """``/cfcd-api/*``: faults, propagation delay, origin faults, recorded calls."""
+    """``/cfcd-api/*``: faults, propagation delay, origin and edge faults, recorded calls."""
 
     def __init__(self, hooks: ControlHooks) -> None:
         self._hooks = hooks
@@ -163,17 +209,29 @@ class ControlApi:
                 return 503, {"message": "the CloudFront emulator is not running"}
             self._hooks.set_propagation_seconds(setting.seconds)
             return 200, setting.model_dump()
-        elif path == "/cfcd-api/origin-faults":
-            target = self._hooks.origin_faults
-            if target is None:
+        elif path in ("/cfcd-api/origin-faults", "/cfcd-api/edge-faults"):
+            edge = self._hooks.edge
+            if edge is None:
                 return 503, {"message": "the edge is not running"}
-            if method == "POST":
-                origin_fault = OriginFault.model_validate_json(raw)
-                target.inject_origin_status(origin_fault.path_prefix, origin_fault.status)
-                return 201, origin_fault.model_dump(by_alias=True)
-            if method == "DELETE":
-                target.clear_origin_faults()
-                return 200, {}
+            return self._route_edge(edge, method, path, raw)
+        return 404, {"message": f"no route for {method} {path}"}
+
+    @staticmethod
+    def _route_edge(edge: EdgeFaultTarget, method: str, path: str, raw: bytes) -> tuple[int, Any]:
+        if path == "/cfcd-api/origin-faults" and method == "POST":
+            origin_fault = OriginFault.model_validate_json(raw)
+            edge.inject_origin_status(origin_fault.path_prefix, origin_fault.status)
+            return 201, origin_fault.model_dump(by_alias=True)
+        if path == "/cfcd-api/origin-faults" and method == "DELETE":
+            edge.clear_origin_faults()
+            return 200, {}
+        if path == "/cfcd-api/edge-faults" and method == "POST":
+            edge_faults = EdgeFaults.model_validate_json(raw)
+            edge.send_all_traffic_to_primary(edge_faults.all_traffic_to_primary)
+            return 201, edge_faults.model_dump(by_alias=True)
+        if path == "/cfcd-api/edge-faults" and method == "DELETE":
+            edge.send_all_traffic_to_primary(False)
+            return 200, {}
         return 404, {"message": f"no route for {method} {path}"}
 
 
@@ -233,7 +291,7 @@ class AwsEndpoint:
             create_backend_app,
         )
 
-        install_extensions()
+        moto_patches.install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per AWS call
         app = _EndpointApp(DomainDispatcherApplication(create_backend_app), ControlApi(self.hooks))
         self._server = make_server(
@@ -275,4 +333,4 @@ class AwsEndpoint:
             response.read()
 
 
-__all__ = ["AwsEndpoint", "ControlHooks", "OriginFaultTarget", "install_extensions"]
+__all__ = ["AwsEndpoint", "ControlHooks", "EdgeFaultTarget", "answer_with_faults", "s3_operation"]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cfcd.local import cloudfront, lambda_runtime, mail
+from cfcd.local import cloudfront, lambda_packages, lambda_runtime, mail
 from cfcd.local.aws import AwsEndpoint, ControlHooks
 from cfcd.local.deploy import Deployer, DeployResult
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
@@ -96,13 +96,15 @@ class LocalCloud:
         cloudfront.set_propagation_seconds(self.propagation_seconds)
         self._edge = EdgeServer(cloudfront.edge_view(), MotoS3OriginReader(), self.host, self.edge_port)
         self._edge.start()
-        hooks.origin_faults = self._edge
-        mail.install(self.state_dir / "mail")
+        hooks.edge = self._edge
+        mail.activate(self.state_dir / "mail")
 
         self._runtime = LambdaRuntime(
             self.state_dir / "logs",
             self.lambda_environment(self._aws.url, self._edge.endpoint),
             self.max_workers_per_function,
+            # What Lambda's python runtime provides, needed only when there are functions to run.
+            runtime_paths=(lambda_packages.runtime_sdk(),) if self.template_path is not None else (),
         )
         lambda_runtime.activate(self._runtime)
         self._urls = FunctionUrls(self._runtime.invoke, self.host)
@@ -163,7 +165,7 @@ class LocalCloud:
         if self._edge is not None:
             self._edge.stop()
         if self._aws is not None:
-            self._aws.hooks.origin_faults = None
+            self._aws.hooks.edge = None
             self._aws.stop()
         self._runtime = self._urls = None
         self._edge = None

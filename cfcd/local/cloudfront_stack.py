@@ -3,7 +3,7 @@
 ``AWS::CloudFront::Distribution`` (``Ref`` = id, ``GetAtt`` ``Id`` / ``DomainName``; ``Staging``
 supported) and ``AWS::CloudFront::ContinuousDeploymentPolicy`` (``Ref`` = id, ``GetAtt`` ``Id`` /
 ``LastModifiedTime``). They go through the same state as the API, so the API and the edge see
-what a stack creates. Registered by :func:`cfcd.local.cloudfront.install`.
+what a stack creates. Registered by :func:`cfcd.local.moto_patches.install`.
 
 CloudFormation's property schema differs from the API's XML shapes (plain lists instead of
 ``{Quantity, Items}``, ``IPV6Enabled``, ``AcmCertificateArn``, ...); the converters below map the
@@ -13,14 +13,16 @@ subset a static-site distribution uses and refuse anything else loudly instead o
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 
 from cfcd.local.cloudfront.api import state_for
 from cfcd.local.cloudfront.configs import Json, quantity_list
+from cfcd.local.cloudfront.store import CloudFrontState
 
 # The CloudFront API's partition; CloudFront is global whatever the stack's region.
 _PARTITION = "aws"
@@ -287,61 +289,70 @@ def policy_config_from_cfn(cfn: Json) -> Json:
     return config
 
 
-class CloudFrontDistributionResource(CloudFormationModel):
-    def __init__(self, account_id: str, distribution_id: str) -> None:
+@dataclass(frozen=True)
+class _ResourceKind:
+    """What tells the two resource types apart; the CloudFormation plumbing is shared."""
+
+    cfn_type: str
+    config_property: str
+    attributes: Mapping[str, Callable[[CloudFrontState, str], str]]
+    # (state, the resource's CloudFormation config, its logical id) -> physical id
+    create: Callable[[CloudFrontState, Json, str], str]
+    update: Callable[[CloudFrontState, str, Json], None]
+    exists: Callable[[CloudFrontState, str], bool]
+    delete: Callable[[CloudFrontState, str], None]
+
+
+class _EmulatedResource:
+    """A CloudFormation resource backed by the emulator's state (mixed into ``CloudFormationModel``)."""
+
+    kind: ClassVar[_ResourceKind]
+
+    def __init__(self, account_id: str, physical_id: str) -> None:
         self.account_id = account_id
-        self.distribution_id = distribution_id
+        self.physical_id = physical_id
 
     @staticmethod
     def cloudformation_name_type() -> str:
         return ""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFront::Distribution"
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.kind.cfn_type
 
     @property
     def physical_resource_id(self) -> str:
-        return self.distribution_id
+        return self.physical_id
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Id", "DomainName")
+        return attr in cls.kind.attributes
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Id":
-            return self.distribution_id
-        if attribute_name == "DomainName":
-            return state_for(self.account_id, _PARTITION).distribution(self.distribution_id).domain_name
-        raise UnformattedGetAttTemplateException()
+        attribute = self.kind.attributes.get(attribute_name)
+        if attribute is None:
+            raise UnformattedGetAttTemplateException()
+        return attribute(state_for(self.account_id, _PARTITION), self.physical_id)
 
     @classmethod
     def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: Json, account_id: str, region_name: str, **kwargs: Any
-    ) -> CloudFrontDistributionResource:
-        caller_reference = f"{kwargs.get('LogicalId', resource_name)}-{uuid.uuid4()}"
-        config = distribution_config_from_cfn(
-            cloudformation_json["Properties"]["DistributionConfig"], caller_reference
-        )
-        record = state_for(account_id, _PARTITION).create_distribution(config)
-        return cls(account_id, record.id)
+    ) -> _EmulatedResource:
+        config = cloudformation_json["Properties"][cls.kind.config_property]
+        logical_id = str(kwargs.get("LogicalId", resource_name))
+        return cls(account_id, cls.kind.create(state_for(account_id, _PARTITION), config, logical_id))
 
     @classmethod
     def update_from_cloudformation_json(
         cls,
-        original_resource: CloudFrontDistributionResource,
+        original_resource: _EmulatedResource,
         new_resource_name: str,
         cloudformation_json: Json,
         account_id: str,
         region_name: str,
-    ) -> CloudFrontDistributionResource:
-        state = state_for(account_id, _PARTITION)
-        record = state.distribution(original_resource.distribution_id)
-        config = distribution_config_from_cfn(
-            cloudformation_json["Properties"]["DistributionConfig"], record.config["CallerReference"]
-        )
-        # CloudFormation reads the current ETag itself right before it updates.
-        state.update_distribution(record.id, config, record.etag)
+    ) -> _EmulatedResource:
+        config = cloudformation_json["Properties"][cls.kind.config_property]
+        cls.kind.update(state_for(account_id, _PARTITION), original_resource.physical_id, config)
         return original_resource
 
     @classmethod
@@ -349,80 +360,63 @@ class CloudFrontDistributionResource(CloudFormationModel):
         cls, resource_name: str, cloudformation_json: Json, account_id: str, region_name: str
     ) -> None:
         state = state_for(account_id, _PARTITION)
-        if resource_name in state.distributions:
-            # CloudFormation disables the distribution and waits before deleting it.
-            state.delete_distribution(
-                resource_name, state.distributions[resource_name].etag, must_be_disabled=False
-            )
+        if cls.kind.exists(state, resource_name):
+            cls.kind.delete(state, resource_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        self.delete_from_cloudformation_json(self.distribution_id, {}, account_id, region_name)
+        self.delete_from_cloudformation_json(self.physical_id, {}, account_id, region_name)
 
     def is_created(self) -> bool:
         return True
 
 
-class CloudFrontContinuousDeploymentPolicyResource(CloudFormationModel):
-    def __init__(self, account_id: str, policy_id: str) -> None:
-        self.account_id = account_id
-        self.policy_id = policy_id
+def _create_distribution(state: CloudFrontState, cfn: Json, logical_id: str) -> str:
+    return state.create_distribution(distribution_config_from_cfn(cfn, f"{logical_id}-{uuid.uuid4()}")).id
 
-    @staticmethod
-    def cloudformation_name_type() -> str:
-        return ""
 
-    @staticmethod
-    def cloudformation_type() -> str:
-        return "AWS::CloudFront::ContinuousDeploymentPolicy"
+def _update_distribution(state: CloudFrontState, distribution_id: str, cfn: Json) -> None:
+    record = state.distribution(distribution_id)
+    config = distribution_config_from_cfn(cfn, record.config["CallerReference"])
+    # CloudFormation reads the current ETag itself right before it updates.
+    state.update_distribution(distribution_id, config, record.etag)
 
-    @property
-    def physical_resource_id(self) -> str:
-        return self.policy_id
 
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("Id", "LastModifiedTime")
+def _delete_distribution(state: CloudFrontState, distribution_id: str) -> None:
+    # CloudFormation disables the distribution and waits before deleting it.
+    state.delete_distribution(
+        distribution_id, state.distributions[distribution_id].etag, must_be_disabled=False
+    )
 
-    def get_cfn_attribute(self, attribute_name: str) -> str:
-        if attribute_name == "Id":
-            return self.policy_id
-        if attribute_name == "LastModifiedTime":
-            return state_for(self.account_id, _PARTITION).policy(self.policy_id).last_modified.isoformat()
-        raise UnformattedGetAttTemplateException()
 
-    @classmethod
-    def create_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: Json, account_id: str, region_name: str, **kwargs: Any
-    ) -> CloudFrontContinuousDeploymentPolicyResource:
-        config = policy_config_from_cfn(cloudformation_json["Properties"]["ContinuousDeploymentPolicyConfig"])
-        record = state_for(account_id, _PARTITION).create_policy(config)
-        return cls(account_id, record.id)
+def _update_policy(state: CloudFrontState, policy_id: str, cfn: Json) -> None:
+    state.update_policy(policy_id, policy_config_from_cfn(cfn), state.policy(policy_id).etag)
 
-    @classmethod
-    def update_from_cloudformation_json(
-        cls,
-        original_resource: CloudFrontContinuousDeploymentPolicyResource,
-        new_resource_name: str,
-        cloudformation_json: Json,
-        account_id: str,
-        region_name: str,
-    ) -> CloudFrontContinuousDeploymentPolicyResource:
-        state = state_for(account_id, _PARTITION)
-        record = state.policy(original_resource.policy_id)
-        config = policy_config_from_cfn(cloudformation_json["Properties"]["ContinuousDeploymentPolicyConfig"])
-        state.update_policy(record.id, config, record.etag)
-        return original_resource
 
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name: str, cloudformation_json: Json, account_id: str, region_name: str
-    ) -> None:
-        state = state_for(account_id, _PARTITION)
-        if resource_name in state.policies:
-            state.delete_policy(resource_name, state.policies[resource_name].etag)
+class CloudFrontDistributionResource(_EmulatedResource, CloudFormationModel):
+    kind = _ResourceKind(
+        cfn_type="AWS::CloudFront::Distribution",
+        config_property="DistributionConfig",
+        attributes={
+            "Id": lambda state, distribution_id: distribution_id,
+            "DomainName": lambda state, distribution_id: state.distribution(distribution_id).domain_name,
+        },
+        create=_create_distribution,
+        update=_update_distribution,
+        exists=lambda state, distribution_id: distribution_id in state.distributions,
+        delete=_delete_distribution,
+    )
 
-    def delete(self, account_id: str, region_name: str) -> None:
-        self.delete_from_cloudformation_json(self.policy_id, {}, account_id, region_name)
 
-    def is_created(self) -> bool:
-        return True
+class CloudFrontContinuousDeploymentPolicyResource(_EmulatedResource, CloudFormationModel):
+    kind = _ResourceKind(
+        cfn_type="AWS::CloudFront::ContinuousDeploymentPolicy",
+        config_property="ContinuousDeploymentPolicyConfig",
+        attributes={
+            "Id": lambda state, policy_id: policy_id,
+            "LastModifiedTime": lambda state, policy_id: state.policy(policy_id).last_modified.isoformat(),
+        },
+        create=lambda state, cfn, logical_id: state.create_policy(policy_config_from_cfn(cfn)).id,
+        update=_update_policy,
+        exists=lambda state, policy_id: policy_id in state.policies,
+        delete=lambda state, policy_id: state.delete_policy(policy_id, state.policies[policy_id].etag),
+    )

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 import boto3
 import yaml
 
-from cfcd.local import events
+from cfcd.local import lambda_packages
 from cfcd.local.lambda_runtime import FunctionSpec, LambdaRuntime
 
 LOG = logging.getLogger(__name__)
@@ -134,6 +134,17 @@ def transform(template: dict[str, Json], region: str, parameters: Mapping[str, J
 
     result: dict[str, Json] = sam_transform(copy.deepcopy(template), dict(parameters), _NoIamPolicyLoader())
     return result
+
+
+def transformed(
+    template_path: Path, region: str, parameter_overrides: Mapping[str, str]
+) -> tuple[dict[str, Json], dict[str, Json], LocalArtifacts]:
+    """The template as CloudFormation gets it after the SAM transform, its parameter values, and
+    the local paths its artifact locations stand for."""
+    source = load_template(template_path)
+    parameters = _parameter_values(source.get("Parameters", {}), parameter_overrides)
+    prepared, artifacts = externalize_artifacts(source, template_path.parent)
+    return transform(prepared, region, parameters), parameters, artifacts
 
 
 # --- intrinsic functions -----------------------------------------------------------------------------
@@ -331,7 +342,7 @@ class Deployer:
         self._function_urls = function_urls
         self._region = region
         self._stack_name = stack_name
-        self._layer_dirs: dict[str, Path] = {}
+        self._layer_dirs: dict[str, tuple[Path, ...]] = {}
         self._artifacts = LocalArtifacts()
         self._functions: dict[str, str] = {}
         self._urls: dict[str, str] = {}
@@ -342,10 +353,9 @@ class Deployer:
     def deploy(
         self, template_path: Path, parameter_overrides: Mapping[str, str] | None = None
     ) -> DeployResult:
-        source = load_template(template_path)
-        parameters = _parameter_values(source.get("Parameters", {}), parameter_overrides or {})
-        prepared, self._artifacts = externalize_artifacts(source, template_path.parent)
-        template = transform(prepared, self._region, parameters)
+        template, parameters, self._artifacts = transformed(
+            template_path, self._region, parameter_overrides or {}
+        )
         resolver = IntrinsicResolver(
             parameters,
             template.get("Conditions", {}),
@@ -401,7 +411,10 @@ class Deployer:
         path = self._artifacts.path_for(properties.get("Content"))
         if path is None:
             raise DeployError(f"{logical_id}: only a local ContentUri can run locally")
-        self._layer_dirs[arn] = path
+        # `sam build` (BuildMethod python3.x) installs the layer's requirements.txt next to its code.
+        requirements = path / "requirements.txt"
+        installed = (lambda_packages.layer_requirements(requirements),) if requirements.exists() else ()
+        self._layer_dirs[arn] = (path, *installed)
         return ResourceState(ref=arn, attributes={"LayerVersionArn": arn})
 
     def _role(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
@@ -451,7 +464,7 @@ class Deployer:
                 arn=str(response["FunctionArn"]),
                 handler=str(properties["Handler"]),
                 code_dir=code_dir,
-                layer_dirs=tuple(self._layer_dirs[arn] for arn in layers if arn in self._layer_dirs),
+                layer_dirs=tuple(path for arn in layers for path in self._layer_dirs.get(arn, ())),
                 environment=environment,
                 timeout_seconds=float(timeout),
                 memory_mb=memory,
@@ -533,7 +546,6 @@ class Deployer:
     def _rule(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
         # moto keeps the rule and matches events; cfcd.local.events delivers what moto cannot
         # (state machine and Lambda targets) and emits the Step Functions status changes.
-        events.install()
         client = self._client("events")
         bus = str(properties.get("EventBusName", "default")).rsplit("/", 1)[-1]  # a name or an ARN
         existing = {found["Name"] for found in client.list_event_buses(NamePrefix=bus)["EventBuses"]}

@@ -3,17 +3,17 @@ they ended, as on AWS.
 
 moto keeps the buses and rules and matches events against rule patterns (its ``EventPattern``),
 but a rule target that is a state machine or a Lambda function raises ``NotImplementedError``
-inside moto, and moto's Step Functions emits no events at all. Two patches, both in
-:func:`install` (moto patch #4):
+inside moto, and moto's Step Functions emits no events at all. :mod:`cfcd.local.moto_patches`
+routes two moto methods here:
 
-* ``Rule.send_to_targets``: a state machine target starts an execution with a unique name (an
-  unnamed execution on moto is called ``None``, so a second one would clash), a Lambda target is
-  invoked asynchronously as EventBridge does; both after ``Input``/``InputPath``/
-  ``InputTransformer``. Every other target type goes to moto as before.
+* ``Rule.send_to_targets`` to :func:`send_to_targets`: a state machine target starts an
+  execution with a unique name (an unnamed execution on moto is called ``None``, so a second one
+  would clash), a Lambda target is invoked asynchronously as EventBridge does; both after
+  ``Input``/``InputPath``/``InputTransformer``. Every other target type goes to moto as before.
 * ``BaseExecutionWorkerCommunication.terminated``, where moto's interpreter records how an
-  execution ended: a Standard execution puts an ``aws.states`` "Step Functions Execution Status
-  Change" event (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) on the default bus of its account and
-  region, with AWS's detail fields.
+  execution ended, to :func:`report_execution_end`: a Standard execution puts an ``aws.states``
+  "Step Functions Execution Status Change" event (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) on the
+  default bus of its account and region, with AWS's detail fields.
 
 Deliveries never fail the call that caused them: on AWS, PutEvents succeeds whatever the targets do.
 """
@@ -224,35 +224,12 @@ def publish_status_change(execution: Any) -> None:
     events_backends[execution.account_id][execution.region_name].put_events([entry])
 
 
-# --- moto patch #4: EventBridge targets and execution status events --------------------------------
-
-_installed = False
-
-
-def install() -> None:
-    """Patch moto (idempotent). Safe at any time: the patches act on classes, not on a server app."""
-    global _installed
-    if _installed:
-        return
-    from moto.events.models import Rule
-    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
-
-    moto_send_to_targets = Rule.send_to_targets
-    moto_terminated = BaseExecutionWorkerCommunication.terminated
-
-    def rule_send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
-        send_to_targets(self, original_event, transform_input, moto_send_to_targets)
-
-    def terminated(self: Any) -> None:
-        moto_terminated(self)
-        try:
-            publish_status_change(self.execution)
-        except Exception:  # the execution's own record is already complete
-            LOG.exception("could not publish the status change of %s", self.execution.exec_arn)
-
-    Rule.send_to_targets = rule_send_to_targets  # type: ignore[method-assign]
-    BaseExecutionWorkerCommunication.terminated = terminated  # type: ignore[method-assign]
-    _installed = True
+def report_execution_end(execution: Any) -> None:
+    """After moto recorded how ``execution`` ended: its status change event, never an error."""
+    try:
+        publish_status_change(execution)
+    except Exception:  # the execution's own record is already complete
+        LOG.exception("could not publish the status change of %s", execution.exec_arn)
 
 
 __all__ = [
@@ -260,9 +237,10 @@ __all__ = [
     "STATUS_CHANGE_SOURCE",
     "aws_event",
     "deliver",
-    "install",
     "publish_status_change",
     "render_input_template",
+    "report_execution_end",
+    "send_to_targets",
     "status_change_detail",
     "target_input",
 ]

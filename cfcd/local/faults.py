@@ -1,10 +1,12 @@
 """Fault injection and call recording for the local AWS endpoint.
 
-Tests register a fault ``(service, operation, error code, HTTP status, count)``; the next
-``count`` matching AWS calls are answered with that AWS error instead of reaching moto. Every
-AWS call is also recorded ``(service, operation, time)`` so a test can prove that a run made no
-writes. Both live in the server process; :class:`FaultsClient` drives them over HTTP
-(``/cfcd-api/...`` on the AWS endpoint, served by :mod:`cfcd.local.aws`).
+Tests register a fault ``(service, operation, error code, HTTP status, count, when)``; the next
+``count`` matching AWS calls are answered with that AWS error: instead of reaching moto
+(``when="before"``, the default), or once moto has carried the call out (``when="after"``: AWS
+applied the request but its answer was lost). Every AWS call is also recorded ``(service,
+operation, time)`` so a test can prove that a run made no writes. Both live in the server process;
+:class:`FaultsClient` drives them over HTTP (``/cfcd-api/...`` on the AWS endpoint, served by
+:mod:`cfcd.local.aws`), as it drives the edge's faults.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -33,6 +35,9 @@ class Fault(BaseModel):
     http_status: int = Field(default=400, ge=400, le=599, alias="httpStatus")
     count: int = Field(default=1, ge=1)
     message: str = "Injected by cfcd local cloud"
+    when: Literal["before", "after"] = Field(
+        default="before", description="'after': the call takes effect, then its answer is this error"
+    )
 
 
 class RecordedCall(BaseModel):
@@ -46,6 +51,15 @@ class OriginFault(BaseModel):
 
     path_prefix: str = Field(alias="pathPrefix", min_length=1)
     status: int = Field(ge=100, le=599)
+
+
+class EdgeFaults(BaseModel):
+    """How the edge misbehaves on purpose."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="forbid")
+
+    # Under heavy load CloudFront may send every request to the primary, whatever the policy says.
+    all_traffic_to_primary: bool = Field(alias="allTrafficToPrimary")
 
 
 class PropagationSetting(BaseModel):
@@ -89,6 +103,15 @@ class FaultRegistry:
                     return fault.model_copy()
             return None
 
+    def restore(self, fault: Fault) -> None:
+        """Give back one use of ``fault`` (it matched a call that must not consume it)."""
+        with self._lock:
+            pending = next((f for f in self._faults if _same_fault(f, fault)), None)
+            if pending is None:
+                self._faults.append(fault.model_copy(update={"count": 1}))
+            else:
+                pending.count += 1
+
     def calls(self) -> list[RecordedCall]:
         with self._lock:
             return list(self._calls)
@@ -96,6 +119,10 @@ class FaultRegistry:
     def reset_calls(self) -> None:
         with self._lock:
             self._calls.clear()
+
+
+def _same_fault(one: Fault, other: Fault) -> bool:
+    return one.model_dump(exclude={"count"}) == other.model_dump(exclude={"count"})
 
 
 REGISTRY = FaultRegistry()
@@ -120,8 +147,13 @@ class FaultsClient:
         error: str,
         http_status: int = 400,
         count: int = 1,
+        *,
+        when: Literal["before", "after"] = "before",
     ) -> None:
-        fault = Fault(service=service, operation=operation, error=error, http_status=http_status, count=count)
+        """The next ``count`` calls of ``operation`` get ``error``; ``when="after"`` once they took effect."""
+        fault = Fault(
+            service=service, operation=operation, error=error, http_status=http_status, count=count, when=when
+        )
         self._request("POST", "/cfcd-api/faults", fault.model_dump(by_alias=True))
 
     def clear(self) -> None:
@@ -141,6 +173,17 @@ class FaultsClient:
     def clear_origin_faults(self) -> None:
         self._request("DELETE", "/cfcd-api/origin-faults")
 
+    def send_all_traffic_to_primary(self, enabled: bool = True) -> None:
+        """Make the edge ignore every continuous deployment policy, as CloudFront may under load."""
+        self._request(
+            "POST",
+            "/cfcd-api/edge-faults",
+            EdgeFaults(all_traffic_to_primary=enabled).model_dump(by_alias=True),
+        )
+
+    def clear_edge_faults(self) -> None:
+        self._request("DELETE", "/cfcd-api/edge-faults")
+
     def calls(self) -> list[RecordedCall]:
         return _CALLS.validate_python(self._request("GET", "/cfcd-api/calls"))
 
@@ -148,9 +191,10 @@ class FaultsClient:
         self._request("DELETE", "/cfcd-api/calls")
 
     def reset(self) -> None:
-        """Clear faults, origin faults and recorded calls."""
+        """Clear faults, origin and edge faults and recorded calls."""
         self.clear()
         self.clear_origin_faults()
+        self.clear_edge_faults()
         self.reset_calls()
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:

@@ -1,11 +1,13 @@
 """A Lambda runtime without Docker: each function's real handler in warm worker processes.
 
-moto only runs Lambda code in Docker. We replace ``LambdaFunction.invoke`` (one patch, below) so
-an invoke of a registered function runs its handler in a worker subprocess
+moto only runs Lambda code in Docker. :mod:`cfcd.local.moto_patches` routes ``LambdaFunction.invoke``
+to :func:`invoke_registered` so an invoke of a registered function runs its handler in a worker subprocess
 (:mod:`cfcd.local.lambda_worker`) started with the template's environment. Like Lambda, a busy
 function scales out to more workers (up to a cap), an unhandled exception becomes a
 ``FunctionError`` with the exception class as ``errorType``, and the template's ``Timeout`` is
-enforced (the worker is killed and ``Sandbox.Timedout`` returned).
+enforced (the worker is killed and ``Sandbox.Timedout`` returned). As on Lambda, a worker imports
+its ``CodeUri``, then its layers, then the runtime's SDK (:mod:`cfcd.local.lambda_packages`) and
+the standard library; never the virtualenv that runs the local cloud.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -69,22 +71,26 @@ def _error_payload(error_type: str, message: str, stack: list[str] | None = None
 class _Worker:
     """One sandbox: a subprocess and the two pipes of the protocol."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], log_file: BinaryIO) -> None:
+    def __init__(
+        self, spec: FunctionSpec, env: dict[str, str], runtime_paths: Sequence[Path], log_file: BinaryIO
+    ) -> None:
         self.spec = spec
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
+        paths = [spec.code_dir, *spec.layer_dirs, *runtime_paths]
         config = {
             "requestFd": request_read,
             "responseFd": response_write,
             "handler": spec.handler,
-            "paths": [str(spec.code_dir), *(str(layer) for layer in spec.layer_dirs)],
+            "paths": [str(path) for path in paths],
             "functionName": spec.name,
             "functionArn": spec.arn,
             "memoryMb": spec.memory_mb,
         }
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-u", "-I", str(WORKER_SCRIPT), json.dumps(config)],
+                # -I: no environment or user site; -S: no site-packages, so no virtualenv.
+                [sys.executable, "-u", "-I", "-S", str(WORKER_SCRIPT), json.dumps(config)],
                 stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
@@ -145,9 +151,17 @@ class _Worker:
 class _FunctionPool:
     """The warm workers of one function; scales out while all are busy, up to a cap."""
 
-    def __init__(self, spec: FunctionSpec, env: dict[str, str], log_path: Path, max_workers: int) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        env: dict[str, str],
+        runtime_paths: Sequence[Path],
+        log_path: Path,
+        max_workers: int,
+    ) -> None:
         self.spec = spec
         self._env = env
+        self._runtime_paths = tuple(runtime_paths)
         self._log_path = log_path
         self._max_workers = max_workers
         self._condition = threading.Condition()
@@ -197,7 +211,7 @@ class _FunctionPool:
                 return self._idle.pop()
             self._starting += 1
         with self._log_path.open("ab") as log_file:
-            worker = _Worker(self.spec, self._env, log_file)
+            worker = _Worker(self.spec, self._env, self._runtime_paths, log_file)
         init_error = worker.wait_ready()
         with self._condition:
             self._starting -= 1
@@ -235,14 +249,20 @@ class _FunctionPool:
 
 
 class LambdaRuntime:
-    """The functions of a deployed template and their worker pools."""
+    """The functions of a deployed template and their worker pools.
+
+    ``runtime_paths`` stand for what Lambda's python runtime adds after the layers (its boto3 and
+    botocore, :func:`cfcd.local.lambda_packages.runtime_sdk`).
+    """
 
     def __init__(
         self,
         log_dir: Path,
         base_environment: Mapping[str, str],
         max_workers_per_function: int = DEFAULT_MAX_WORKERS_PER_FUNCTION,
+        runtime_paths: Sequence[Path] = (),
     ) -> None:
+        self._runtime_paths = tuple(runtime_paths)
         self._log_dir = log_dir
         self._base_environment = dict(base_environment)
         self._max_workers = max_workers_per_function
@@ -252,7 +272,9 @@ class LambdaRuntime:
     def register(self, spec: FunctionSpec) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         env = self.environment_for(spec)
-        pool = _FunctionPool(spec, env, self._log_dir / f"{spec.name}.log", self._max_workers)
+        pool = _FunctionPool(
+            spec, env, self._runtime_paths, self._log_dir / f"{spec.name}.log", self._max_workers
+        )
         with self._lock:
             previous = self._pools.pop(spec.name, None)
             self._pools[spec.name] = pool
@@ -304,14 +326,13 @@ class LambdaRuntime:
             pool.close()
 
 
-# --- moto patch #2: run invokes on our runtime ------------------------------------------------------
-# LambdaFunction.invoke(body, request_headers, response_headers) is what both the Invoke API and
-# moto's Step Functions interpreter reach. Setting x-amz-function-error: Unhandled with an
-# errorType body is how real Lambda reports a failed function; the interpreter maps it to the
-# state machine error of that name.
+# --- invokes reach the runtime ----------------------------------------------------------------------
+# cfcd.local.moto_patches wraps LambdaFunction.invoke(body, request_headers, response_headers),
+# what both the Invoke API and moto's Step Functions interpreter reach, with invoke_registered.
+# Setting x-amz-function-error: Unhandled with an errorType body is how real Lambda reports a
+# failed function; the interpreter maps it to the state machine error of that name.
 
 _active_runtime: LambdaRuntime | None = None
-_invoke_patched = False
 
 
 def activate(runtime: LambdaRuntime | None) -> None:
@@ -320,41 +341,34 @@ def activate(runtime: LambdaRuntime | None) -> None:
     _active_runtime = runtime
 
 
-def install() -> None:
-    global _invoke_patched
-    if _invoke_patched:
-        return
-    from moto.awslambda.models import LambdaFunction
+def invoke_registered(
+    function_name: str, body: Any, request_headers: Mapping[str, str], response_headers: dict[str, str]
+) -> bytes | None:
+    """The answer of the active runtime to one invoke; None when it does not run ``function_name``."""
     from moto.core.exceptions import ServiceException
 
-    original_invoke = LambdaFunction.invoke
-
-    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> str | bytes:
-        runtime = _active_runtime
-        if runtime is None or not runtime.has_function(self.function_name):
-            return original_invoke(self, body, request_headers, response_headers)
-        payload = body.encode() if isinstance(body, str) else (body or b"")
-        invocation_type = request_headers.get("x-amz-invocation-type") or request_headers.get(
-            "X-Amz-Invocation-Type", "RequestResponse"
-        )
-        if invocation_type == "DryRun":
-            return b""
-        if invocation_type == "Event":
-            threading.Thread(
-                target=_invoke_in_background, args=(runtime, self.function_name, payload), daemon=True
-            ).start()
-            return b""
-        try:
-            result = runtime.invoke(self.function_name, payload)
-        except TooManyRequests as error:
-            raise ServiceException("TooManyRequestsException", str(error)) from error
-        if result.function_error:
-            response_headers["x-amz-function-error"] = result.function_error
-        response_headers["x-amz-executed-version"] = "$LATEST"
-        return result.payload
-
-    LambdaFunction.invoke = invoke  # type: ignore[method-assign]
-    _invoke_patched = True
+    runtime = _active_runtime
+    if runtime is None or not runtime.has_function(function_name):
+        return None
+    payload = body.encode() if isinstance(body, str) else (body or b"")
+    invocation_type = request_headers.get("x-amz-invocation-type") or request_headers.get(
+        "X-Amz-Invocation-Type", "RequestResponse"
+    )
+    if invocation_type == "DryRun":
+        return b""
+    if invocation_type == "Event":
+        threading.Thread(
+            target=_invoke_in_background, args=(runtime, function_name, payload), daemon=True
+        ).start()
+        return b""
+    try:
+        result = runtime.invoke(function_name, payload)
+    except TooManyRequests as error:
+        raise ServiceException("TooManyRequestsException", str(error)) from error
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-executed-version"] = "$LATEST"
+    return result.payload
 
 
 def _invoke_in_background(runtime: LambdaRuntime, name: str, payload: bytes) -> None:

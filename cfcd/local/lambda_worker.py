@@ -1,8 +1,9 @@
 """One warm Lambda sandbox: imports a handler once, then runs invocations sent over a pipe.
 
-Started by :mod:`cfcd.local.lambda_runtime` as ``python -u -I lambda_worker.py '<config json>'``.
-Only the standard library is imported here so the handler's ``sys.path`` is what the template
-says (CodeUri, then each layer) plus the interpreter's site-packages.
+Started by :mod:`cfcd.local.lambda_runtime` as ``python -u -I -S lambda_worker.py '<config json>'``.
+Only the standard library is imported here so the handler's ``sys.path`` is what Lambda's would
+be: the CodeUri, then each layer, then the runtime's SDK, then the standard library; no
+site-packages of the interpreter.
 
 Protocol: JSON lines. The runtime writes ``{"requestId", "deadlineMs", "payload"}`` (payload is
 the raw event JSON) to the request fd; the worker first answers ``{"ready": true}`` (or an init

@@ -16,6 +16,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from pathlib import Path
@@ -95,88 +96,61 @@ def _now() -> Any:
     return datetime.now(UTC)
 
 
-# --- moto patch #3: mail hooks -----------------------------------------------------------------------
-# Topic.publish is where every SNS publish to a topic lands (Publish and PublishBatch); the SES
-# response methods are the one place that still has both text and HTML parts (moto's backend
-# keeps only one). Each hook calls moto first and captures only what moto accepted.
+# --- capture ------------------------------------------------------------------------------------------
+# cfcd.local.moto_patches calls these after moto accepted the call: Topic.publish is where every SNS
+# publish to a topic lands (Publish and PublishBatch); the SES response methods are the one place
+# that still has both text and HTML parts (moto's backend keeps only one).
 
 _sink: MailSink | None = None
-_installed = False
 
 
-def install(directory: Path) -> MailSink:
-    """Capture mail into ``directory`` from now on (idempotent; the last directory wins)."""
-    global _sink, _installed
+def activate(directory: Path) -> MailSink:
+    """Capture mail into ``directory`` from now on (the last directory wins)."""
+    global _sink
     _sink = MailSink(directory)
-    if not _installed:
-        _patch_sns()
-        _patch_ses()
-        _installed = True
     return _sink
 
 
 def deactivate() -> None:
-    """Stop capturing (the patches stay, inert)."""
+    """Stop capturing."""
     global _sink
     _sink = None
 
 
-def _patch_sns() -> None:
-    from moto.sns.models import Topic
+def capture_sns(topic: Any, message: str, subject: str | None = None, *_: Any, **__: Any) -> None:
+    """What the email subscribers of ``topic`` (moto's Topic) receive for one publish."""
 
-    original_publish = Topic.publish
+    def sns(sink: MailSink) -> None:
+        subscriptions, _ = topic.sns_backend.list_subscriptions_by_topic(topic_arn=topic.arn)
+        recipients = [s.endpoint for s in subscriptions if s.protocol in ("email", "email-json")]
+        sink.sns(topic.arn, subject, message, recipients)
 
-    def publish(self: Any, message: str, subject: str | None = None, *args: Any, **kwargs: Any) -> str:
-        message_id: str = original_publish(self, message, subject, *args, **kwargs)
-        sink = _sink
-        if sink is not None:
-            try:
-                subscriptions, _ = self.sns_backend.list_subscriptions_by_topic(topic_arn=self.arn)
-                recipients = [s.endpoint for s in subscriptions if s.protocol in ("email", "email-json")]
-                sink.sns(self.arn, subject, message, recipients)
-            except Exception:  # never fail the AWS call because of the capture
-                LOG.exception("could not capture SNS message")
-        return message_id
-
-    Topic.publish = publish  # type: ignore[method-assign]
+    _capture(sns)
 
 
-def _patch_ses() -> None:
-    from moto.ses.responses import EmailResponse
-    from moto.sesv2.responses import SESV2Response
-
-    original_send_email = EmailResponse.send_email
-    original_send_raw_email = EmailResponse.send_raw_email
-    original_v2_send_email = SESV2Response.send_email
-
-    def send_email(self: Any) -> Any:
-        result = original_send_email(self)
-        _capture(lambda sink: _capture_ses_v1(sink, self))
-        return result
-
-    def send_raw_email(self: Any) -> Any:
-        result = original_send_raw_email(self)
-        _capture(lambda sink: sink.raw(_raw_bytes(self._get_param("RawMessage.Data"))))
-        return result
-
-    def v2_send_email(self: Any) -> Any:
-        result = original_v2_send_email(self)
-        _capture(lambda sink: _capture_ses_v2(sink, json.loads(self.body)))
-        return result
-
-    EmailResponse.send_email = send_email  # type: ignore[method-assign]
-    EmailResponse.send_raw_email = send_raw_email  # type: ignore[method-assign]
-    SESV2Response.send_email = v2_send_email  # type: ignore[method-assign]
+def capture_ses_email(response: Any) -> None:
+    """SES (v1) SendEmail, from moto's ``EmailResponse`` that handled it."""
+    _capture(lambda sink: _capture_ses_v1(sink, response))
 
 
-def _capture(action: Any) -> None:
+def capture_ses_raw_email(response: Any) -> None:
+    """SES (v1) SendRawEmail, from moto's ``EmailResponse`` that handled it."""
+    _capture(lambda sink: sink.raw(_raw_bytes(response._get_param("RawMessage.Data"))))
+
+
+def capture_sesv2_email(response: Any) -> None:
+    """SESv2 SendEmail (simple or raw content), from moto's ``SESV2Response`` that handled it."""
+    _capture(lambda sink: _capture_ses_v2(sink, json.loads(response.body)))
+
+
+def _capture(action: Callable[[MailSink], Any]) -> None:
     sink = _sink
     if sink is None:
         return
     try:
         action(sink)
-    except Exception:
-        LOG.exception("could not capture SES message")
+    except Exception:  # never fail the AWS call because of the capture
+        LOG.exception("could not capture mail")
 
 
 def _raw_bytes(data: Any) -> bytes:

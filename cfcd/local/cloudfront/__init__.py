@@ -1,7 +1,7 @@
 """CloudFront made faithful on moto 5.2.5 (see DESIGN §2 and §3).
 
-``install()`` once per process, before ``mock_aws()`` is used or ``ThreadedMotoServer`` starts;
-then real boto3 clients get continuous deployment policies, CopyDistribution,
+Once :func:`cfcd.local.moto_patches.install` ran (before ``mock_aws()`` is used or moto's server
+starts), real boto3 clients get continuous deployment policies, CopyDistribution,
 UpdateDistributionWithStagingConfig, real ETags with ``IfMatch`` checks, ``InProgress`` ->
 ``Deployed`` propagation and CloudFront's validation errors, and moto's CloudFormation gets
 ``AWS::CloudFront::Distribution`` and ``AWS::CloudFront::ContinuousDeploymentPolicy``.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from cfcd.local.edge_view import EdgeView
 
-from .patches import install
 from .store import settings
 from .view import PropagatedEdgeView
 
@@ -39,7 +38,6 @@ __all__ = [
     "DEFAULT_ACCOUNT_ID",
     "PropagatedEdgeView",
     "edge_view",
-    "install",
     "propagation_seconds",
     "set_propagation_seconds",
 ]

@@ -10,6 +10,7 @@ controls, functions, ...) stays moto's.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from moto.cloudfront.models import cloudfront_backends
@@ -171,21 +172,26 @@ class FaithfulCloudFrontResponse(CloudFrontResponse):
         self.state.delete_distribution(self._param("Id"), self._param("IfMatch"))
         return EmptyResult()
 
-    def list_distributions(self) -> ActionResult:
+    def _marked_page(self, records: list[Any], item: Callable[[Any], Json]) -> Json:
+        """One page of a list paged by ``Marker``, in CloudFront's list shape."""
         marker = self._param("Marker")
-        records, next_marker = paginate(
-            self.state.ordered_distributions(), marker, self._max_items(), key=lambda d: d.id
-        )
+        page, next_marker = paginate(records, marker, self._max_items(), key=lambda record: record.id)
         listing: Json = {
             "Marker": marker or "",
             "MaxItems": self._max_items() or 100,
             "IsTruncated": next_marker is not None,
-            "Quantity": len(records),
+            "Quantity": len(page),
         }
         if next_marker:
             listing["NextMarker"] = next_marker
-        if records:
-            listing["Items"] = [distribution_summary(self.state, record) for record in records]
+        if page:
+            listing["Items"] = [item(record) for record in page]
+        return listing
+
+    def list_distributions(self) -> ActionResult:
+        listing = self._marked_page(
+            self.state.ordered_distributions(), lambda record: distribution_summary(self.state, record)
+        )
         return ActionResult({"DistributionList": listing})
 
     # -- continuous deployment policies ----------------------------------------------------------
@@ -252,26 +258,11 @@ class FaithfulCloudFrontResponse(CloudFrontResponse):
         return ActionResult({"Invalidation": invalidation_body(self.state, invalidation)})
 
     def list_invalidations(self) -> ActionResult:
-        marker = self._param("Marker")
-        records, next_marker = paginate(
-            self.state.ordered_invalidations(self._param("DistributionId")),
-            marker,
-            self._max_items(),
-            key=lambda i: i.id,
-        )
         now = self.state.now()
-        listing: Json = {
-            "Marker": marker or "",
-            "MaxItems": self._max_items() or 100,
-            "IsTruncated": next_marker is not None,
-            "Quantity": len(records),
-        }
-        if next_marker:
-            listing["NextMarker"] = next_marker
-        if records:
-            listing["Items"] = [
-                {"Id": i.id, "CreateTime": i.create_time, "Status": i.status(now)} for i in records
-            ]
+        listing = self._marked_page(
+            self.state.ordered_invalidations(self._param("DistributionId")),
+            lambda record: {"Id": record.id, "CreateTime": record.create_time, "Status": record.status(now)},
+        )
         return ActionResult({"InvalidationList": listing})
 
 

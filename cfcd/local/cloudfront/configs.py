@@ -16,13 +16,22 @@ from . import errors
 
 Json = dict[str, Any]
 
+CONTINUOUS_DEPLOYMENT_QUOTAS = "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html"
+# Quotas of continuous deployment (CONTINUOUS_DEPLOYMENT_QUOTAS): 20 staging distributions and 20
+# policies per account, at most 15% of the traffic, session idle duration 300-3600 seconds.
 MAX_STAGING_DISTRIBUTIONS = 20
 MAX_POLICIES = 20
-HEADER_PREFIX = "aws-cf-cd-"
-MAX_HEADER_LENGTH = 256
-MAX_HEADER_VALUE_LENGTH = 1783
 MAX_WEIGHT = 0.15
 STICKINESS_RANGE = (300, 3600)
+# "The header must contain the prefix aws-cf-cd-."
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ContinuousDeploymentSingleHeaderConfig.html
+HEADER_PREFIX = "aws-cf-cd-"
+# The API sets no length limits of its own; these are CloudFront's quotas on custom header names
+# and values (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html).
+MAX_HEADER_LENGTH = 256
+MAX_HEADER_VALUE_LENGTH = 1783
+# "You cannot use continuous deployment with a distribution that supports HTTP/3."
+# (CONTINUOUS_DEPLOYMENT_QUOTAS)
 HTTP3_VERSIONS = frozenset({"http3", "http2and3"})
 
 
@@ -143,8 +152,9 @@ def validate_distribution_config(config: Json) -> None:
     if config["Staging"]:
         if items(config["Aliases"]):
             raise errors.invalid_argument("Staging distributions can't have alternate domain names (CNAMEs).")
+        # A staging distribution exists for continuous deployment, which HTTP/3 rules out.
         if config["HttpVersion"] in HTTP3_VERSIONS:
-            raise errors.illegal_update()
+            raise errors.illegal_update(fields=["HttpVersion"])
 
 
 def behavior_ttls(behavior: Json) -> Ttls:
@@ -198,14 +208,13 @@ def copy_for_staging(primary: Json, caller_reference: str, enabled: bool | None)
     return config
 
 
-# Promotion copies everything but these from the staging distribution: the primary keeps its
-# identity (caller reference), its CNAMEs with the certificate serving them, and its policy.
-PRIMARY_KEEPS_ON_PROMOTION = (
-    "CallerReference",
-    "Aliases",
-    "ViewerCertificate",
-    "ContinuousDeploymentPolicyId",
-)
+# UpdateDistributionWithStagingConfig: "The primary distribution retains its Aliases [...] and
+# ContinuousDeploymentPolicyId value, but otherwise its configuration is overwritten to match the
+# staging distribution."
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistributionWithStagingConfig.html
+# The primary keeps its CallerReference too: promotion updates the primary, and "You can't change
+# the value of CallerReference" (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistribution.html).
+PRIMARY_KEEPS_ON_PROMOTION = ("CallerReference", "Aliases", "ContinuousDeploymentPolicyId")
 
 
 def promoted(primary: Json, staging: Json) -> Json:
@@ -216,16 +225,62 @@ def promoted(primary: Json, staging: Json) -> Json:
     return config
 
 
-# Changes CloudFront refuses while a continuous deployment policy is attached to a primary.
-LOCKED_WHILE_POLICY_ATTACHED = ("ViewerCertificate", "WebACLId")
+# "When a primary distribution has an attached continuous deployment policy, the following
+# configuration changes are available for both primary and staging distributions": cache
+# behaviours (default included), origins and origin groups, custom error responses, geographic
+# restrictions, default root object, logging, description (comment). Any other change is an
+# IllegalUpdate ("One or more fields updated are not supported for continuous deployment.").
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-continuous-deployment.html#updating-staging-and-primary-distributions
+UPDATABLE_WITH_POLICY = frozenset(
+    {
+        "DefaultCacheBehavior",
+        "CacheBehaviors",
+        "Origins",
+        "OriginGroups",
+        "CustomErrorResponses",
+        "Restrictions",
+        "DefaultRootObject",
+        "Logging",
+        "Comment",
+    }
+)
 
 
-def check_update_allowed_with_policy(before: Json, after: Json) -> None:
-    for key in LOCKED_WHILE_POLICY_ATTACHED:
-        if before.get(key) != after.get(key):
-            raise errors.illegal_update()
-    if after.get("HttpVersion") in HTTP3_VERSIONS:
-        raise errors.illegal_update()
+def fields_locked_by_policy(before: Json, after: Json) -> list[str]:
+    """The top-level fields ``after`` changes that CloudFront refuses while a policy is attached.
+
+    The policy id itself (attach, detach) follows rules of its own.
+    """
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    return sorted(changed - UPDATABLE_WITH_POLICY - {"ContinuousDeploymentPolicyId"})
+
+
+# Invalidation paths "must begin with a leading slash"; "The maximum length of a path is 4,000
+# characters. You can't use a wildcard within the path; only at the end of the path."
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html
+MAX_INVALIDATION_PATH_LENGTH = 4000
+# In progress at one time per distribution: 3,000 individual files, and independently 15 paths
+# with the * wildcard. https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html
+MAX_FILES_IN_PROGRESS = 3000
+MAX_WILDCARD_PATHS_IN_PROGRESS = 15
+
+
+def validate_invalidation_paths(paths: list[str]) -> None:
+    for path in paths:
+        if not path.startswith("/"):
+            raise errors.invalid_argument(f"An invalidation path must begin with a slash (/): {path!r}")
+        if len(path) > MAX_INVALIDATION_PATH_LENGTH:
+            raise errors.invalid_argument(
+                f"An invalidation path can be at most {MAX_INVALIDATION_PATH_LENGTH} characters long."
+            )
+        if "*" in path[:-1]:
+            raise errors.invalid_argument(
+                f"The * wildcard can only be the last character of an invalidation path: {path!r}"
+            )
+
+
+def is_wildcard(path: str) -> bool:
+    return path.endswith("*")
 
 
 def validate_policy_config(config: Json | None) -> Json:
@@ -272,12 +327,16 @@ def _validate_header(header_config: Json | None) -> None:
 def _validate_weight(weight_config: Json | None) -> None:
     if not weight_config:
         raise errors.invalid_argument("SingleWeightConfig is required when the Type is SingleWeight.")
+    # "a decimal number between 0 and 0.15"
+    # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ContinuousDeploymentSingleWeightConfig.html
     weight = float(weight_config.get("Weight", -1))
     if not 0.0 <= weight <= MAX_WEIGHT:
         raise errors.invalid_argument(f"The weight must be between 0 and {MAX_WEIGHT}: {weight}")
     stickiness = weight_config.get("SessionStickinessConfig")
     if stickiness is None:
         return
+    # Both TTLs are required, each 300-3600 seconds, and IdleTTL "must be less than or equal to
+    # MaximumTTL". https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_SessionStickinessConfig.html
     low, high = STICKINESS_RANGE
     for key in ("IdleTTL", "MaximumTTL"):
         ttl = stickiness.get(key)
@@ -287,3 +346,8 @@ def _validate_weight(weight_config: Json | None) -> None:
             )
         if not low <= int(ttl) <= high:
             raise errors.invalid_argument(f"{key} must be between {low} and {high} seconds: {ttl}")
+    if int(stickiness["IdleTTL"]) > int(stickiness["MaximumTTL"]):
+        raise errors.invalid_argument(
+            f"IdleTTL ({stickiness['IdleTTL']}) must be less than or equal to MaximumTTL "
+            f"({stickiness['MaximumTTL']})."
+        )

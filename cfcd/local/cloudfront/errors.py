@@ -23,8 +23,12 @@ def invalid_argument(message: str) -> CloudFrontError:
     return CloudFrontError("InvalidArgument", message)
 
 
-def illegal_update(message: str = UNSUPPORTED_FOR_CONTINUOUS_DEPLOYMENT) -> CloudFrontError:
-    return CloudFrontError("IllegalUpdate", message)
+def illegal_update(
+    message: str = UNSUPPORTED_FOR_CONTINUOUS_DEPLOYMENT, *, fields: list[str] | None = None
+) -> CloudFrontError:
+    # CloudFront's message names no field; the emulator appends them to save a debugging session.
+    suffix = f" (emulator: {', '.join(fields)})" if fields else ""
+    return CloudFrontError("IllegalUpdate", message + suffix)
 
 
 def invalid_if_match() -> CloudFrontError:
@@ -67,6 +71,27 @@ def staging_in_use_by_policy() -> CloudFrontError:
         "StagingDistributionInUse",
         "The specified staging distribution is currently used by a continuous deployment policy. "
         "Please the update policy before deleting.",
+    )
+
+
+def staging_cannot_be_disabled() -> CloudFrontError:
+    return CloudFrontError(
+        "StagingDistributionInUse",
+        "The staging distribution is used by a continuous deployment policy and can't be disabled.",
+    )
+
+
+def too_many_invalidations(limit: int, kind: str) -> CloudFrontError:
+    return CloudFrontError(
+        "TooManyInvalidationsInProgress",
+        f"Processing your request would cause the maximum number of {kind} in progress ({limit}) to be "
+        "exceeded.",
+    )
+
+
+def batch_too_large(limit: int, kind: str) -> CloudFrontError:
+    return CloudFrontError(
+        "BatchTooLarge", f"Invalidation batch specified is too large: more than {limit} {kind}."
     )
 
 

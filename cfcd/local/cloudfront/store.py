@@ -244,15 +244,40 @@ class CloudFrontState:
                 raise errors.illegal_update("The caller reference of a distribution can't be changed.")
             if bool(config["Staging"]) != bool(before["Staging"]):
                 raise errors.illegal_update("A distribution can't be changed between staging and primary.")
+            self._check_continuous_deployment_locks(record, before, config)
             self._check_cnames_free(config, own_id=record.id)
             self._check_policy_attachment(record, before, config)
             self._touch(record, config)
             return record
 
+    def _check_continuous_deployment_locks(
+        self, record: DistributionRecord, before: Json, after: Json
+    ) -> None:
+        """What a continuous deployment policy forbids on its primary and staging distribution.
+
+        A primary with a policy attached, and the staging distribution of such a policy, accept
+        changes to configs.UPDATABLE_WITH_POLICY only (detaching the policy included: the primary
+        has it attached while the request is judged). Known assumption, the docs being silent: a
+        staging distribution named by a policy that no primary has attached is not locked.
+        """
+        if before["Staging"]:
+            policy = self.policy_using_staging(record)
+            # UpdateDistribution's errors include StagingDistributionInUse; a staging distribution
+            # a policy routes to must keep serving.
+            if policy is not None and before["Enabled"] and not after["Enabled"]:
+                raise errors.staging_cannot_be_disabled()
+            locked = policy is not None and self.primary_using_policy(policy.id) is not None
+        else:
+            locked = bool(before.get("ContinuousDeploymentPolicyId"))
+        if locked:
+            fields = configs.fields_locked_by_policy(before, after)
+            if fields:
+                raise errors.illegal_update(fields=fields)
+
     def _check_policy_attachment(self, record: DistributionRecord, before: Json, after: Json) -> None:
+        # A policy is attached (and detached, with "") by UpdateDistribution on the primary.
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/working-with-staging-distribution-continuous-deployment-policy.html
         policy_id = after.get("ContinuousDeploymentPolicyId") or ""
-        if before.get("ContinuousDeploymentPolicyId") and policy_id:
-            configs.check_update_allowed_with_policy(before, after)
         if not policy_id or policy_id == before.get("ContinuousDeploymentPolicyId"):
             return
         if after["Staging"]:
@@ -270,7 +295,7 @@ class CloudFrontState:
                     f"The policy routes to {dns_name}, which is not a staging distribution."
                 )
         if after.get("HttpVersion") in configs.HTTP3_VERSIONS:
-            raise errors.illegal_update()
+            raise errors.illegal_update(fields=["HttpVersion"])
 
     def delete_distribution(
         self, distribution_id: str, if_match: str | None, *, must_be_disabled: bool = True
@@ -306,7 +331,10 @@ class CloudFrontState:
             return self._add_distribution(config)
 
     def promote(self, primary_id: str, staging_id: str | None, if_match: str | None) -> DistributionRecord:
-        """UpdateDistributionWithStagingConfig: copy the staging config onto the primary."""
+        """UpdateDistributionWithStagingConfig: copy the staging config onto the primary (see
+        configs.promoted), which "will disable the continuous deployment policy".
+        https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistributionWithStagingConfig.html
+        """
         with self.lock:
             primary = self.distribution(primary_id)
             if not staging_id:
@@ -345,7 +373,10 @@ class CloudFrontState:
                 )
             other = self.policy_using_staging(staging)
             if other is not None and other.id != own_id:
-                if other.config == config:
+                # ContinuousDeploymentPolicyAlreadyExists is among CreateContinuousDeploymentPolicy's
+                # errors only; UpdateContinuousDeploymentPolicy answers StagingDistributionInUse.
+                # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateContinuousDeploymentPolicy.html
+                if own_id is None and other.config == config:
                     raise errors.policy_already_exists(other.id)
                 raise errors.staging_already_has_policy()
 
@@ -367,6 +398,10 @@ class CloudFrontState:
             return record
 
     def update_policy(self, policy_id: str, given: Json | None, if_match: str | None) -> PolicyRecord:
+        """The whole config is replaced; attached or not, a policy can be enabled or disabled, get
+        another weight or header, or send traffic to another staging distribution.
+        https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateContinuousDeploymentPolicy.html
+        """
         with self.lock:
             record = self.policy(policy_id)
             self.check_if_match(if_match, record.etag)
@@ -376,6 +411,8 @@ class CloudFrontState:
             return record
 
     def delete_policy(self, policy_id: str, if_match: str | None) -> None:
+        # "You cannot delete a continuous deployment policy that's attached to a primary distribution."
+        # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DeleteContinuousDeploymentPolicy.html
         with self.lock:
             record = self.policy(policy_id)
             self.check_if_match(if_match, record.etag)
@@ -397,6 +434,7 @@ class CloudFrontState:
                 raise errors.invalid_argument("An invalidation batch needs at least one path.")
             configs_batch = copy.deepcopy(batch)
             configs.check_quantities(configs_batch, "InvalidationBatch")
+            configs.validate_invalidation_paths([str(path) for path in items(configs_batch["Paths"])])
             existing = self.invalidations.setdefault(distribution_id, [])
             for invalidation in existing:
                 if invalidation.batch["CallerReference"] == configs_batch["CallerReference"]:
@@ -406,6 +444,9 @@ class CloudFrontState:
                             "The CallerReference is already used by an invalidation with other paths.",
                         )
                     return invalidation, False
+            self._check_invalidation_quotas(
+                distribution_id, [str(path) for path in items(configs_batch["Paths"])]
+            )
             invalidation = InvalidationRecord(
                 id="I" + random_id(length=13),
                 distribution_id=distribution_id,
@@ -415,6 +456,28 @@ class CloudFrontState:
             )
             existing.append(invalidation)
             return invalidation, True
+
+    def _check_invalidation_quotas(self, distribution_id: str, paths: list[str]) -> None:
+        now = self.now()
+        in_progress = [
+            str(path)
+            for invalidation in self.invalidations.get(distribution_id, [])
+            if invalidation.status(now) == "InProgress"
+            for path in items(invalidation.batch["Paths"])
+        ]
+        for kind, limit, is_counted in (
+            ("wildcard invalidation paths", configs.MAX_WILDCARD_PATHS_IN_PROGRESS, configs.is_wildcard),
+            (
+                "files to invalidate",
+                configs.MAX_FILES_IN_PROGRESS,
+                lambda path: not configs.is_wildcard(path),
+            ),
+        ):
+            new = sum(1 for path in paths if is_counted(path))
+            if new > limit:
+                raise errors.batch_too_large(limit, kind)
+            if new and new + sum(1 for path in in_progress if is_counted(path)) > limit:
+                raise errors.too_many_invalidations(limit, kind)
 
     def invalidation(self, distribution_id: str, invalidation_id: str) -> InvalidationRecord:
         self.distribution(distribution_id)

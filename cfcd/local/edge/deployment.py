@@ -10,6 +10,10 @@ How CloudFront does it (Developer Guide, "Learn how continuous deployment works"
   viewer has been idle longer than ``IdleTTL`` or, at the latest, ``MaximumTTL`` after it began;
   the next request then starts a new session with a fresh draw. Disabling or enabling the policy
   and changing the stickiness settings reset all sessions, active ones included.
+- "In certain cases, such as periods of high resource utilization, CloudFront might send all
+  requests to the primary distribution regardless of what's specified in the continuous deployment
+  policy" (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html):
+  :meth:`ContinuousDeploymentRouter.send_all_traffic_to_primary` plays such a period.
 
 On AWS the cookie is an encrypted blob (AWS Encryption SDK format) bound to the primary's
 ``*.cloudfront.net`` name. Ours is just as opaque to viewers but signed rather than encrypted:
@@ -117,6 +121,11 @@ class ContinuousDeploymentRouter:
         # looks the same. We count the times a primary is seen without and then with a policy.
         self._policy_seen: dict[str, bool] = {}
         self._policy_epoch: dict[str, int] = {}
+        self._all_to_primary = False
+
+    def send_all_traffic_to_primary(self, enabled: bool) -> None:
+        """While enabled, every request goes to the primary and no session cookie is touched."""
+        self._all_to_primary = enabled
 
     def route(
         self, primary: EdgeDistribution, headers: Mapping[str, str], cookie_header: str | None
@@ -125,7 +134,7 @@ class ContinuousDeploymentRouter:
         policy = primary.policy
         staging = primary.staging_distribution
         epoch = self._observe(primary.distribution_id, has_policy=policy is not None)
-        if policy is None or staging is None or not staging.enabled:
+        if self._all_to_primary or policy is None or staging is None or not staging.enabled:
             return RoutingDecision(primary, "primary")
         if policy.type == "SingleHeader":
             wanted = policy.header is not None and headers.get(policy.header.lower()) == policy.value

@@ -48,7 +48,9 @@ class EdgeServer:
     so tests can control the weight draw, time, and the stickiness cookie.
 
     Test hooks: :meth:`inject_origin_status` / :meth:`clear_origin_faults` make the origin answer
-    with an HTTP status for keys under a path prefix; :meth:`clear_cache` empties every cache.
+    with an HTTP status for keys under a path prefix; :meth:`send_all_traffic_to_primary` plays
+    CloudFront under heavy load, ignoring every continuous deployment policy;
+    :meth:`clear_cache` empties every cache.
     """
 
     def __init__(
@@ -129,6 +131,9 @@ class EdgeServer:
     def clear_origin_faults(self) -> None:
         with self._faults_lock:
             self._faults.clear()
+
+    def send_all_traffic_to_primary(self, enabled: bool) -> None:
+        self._router.send_all_traffic_to_primary(enabled)
 
     def clear_cache(self) -> None:
         self._cache.clear()

@@ -1,14 +1,27 @@
-"""Fixtures over a module's in-process ``cloud`` (each module starts the LocalCloud it needs)."""
+"""Fixtures over a module's in-process ``cloud``.
+
+By default a module's ``cloud`` is a local cloud with the seeded site and no template; a module
+that needs another one (a template deployed) defines its own ``cloud`` fixture.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from cfcd.local.cloud import LocalCloudInfo
+from cfcd.local.cloud import LocalCloud, LocalCloudInfo
+from cfcd.local.faults import FaultsClient
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    cloud = LocalCloud(state_dir=tmp_path_factory.mktemp("state"), template_path=None, seed=True)
+    cloud.start()
+    yield cloud
+    cloud.stop()
 
 
 @pytest.fixture(scope="module")
@@ -23,3 +36,12 @@ def client(info: LocalCloudInfo) -> Callable[[str], Any]:
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
     )
     return lambda service: session.client(service, endpoint_url=info.aws_endpoint)  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def faults(info: LocalCloudInfo) -> Iterator[FaultsClient]:
+    """The module cloud's fault API, cleared before and after each test."""
+    client = FaultsClient(info.faults_endpoint)
+    client.reset()
+    yield client
+    client.reset()

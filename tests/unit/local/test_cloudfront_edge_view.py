@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cfcd.local import cloudfront
+from cfcd.local import cloudfront, moto_patches
 from tests.unit.local.test_cloudfront_policies import distribution_config, header_policy, make_staging
 
 pytestmark = pytest.mark.unit
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    cloudfront.install()
+    moto_patches.install()
     cloudfront.set_propagation_seconds(0)
     with mock_aws():
         yield boto3.client("cloudfront", region_name="us-east-1")

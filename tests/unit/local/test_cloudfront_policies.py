@@ -11,7 +11,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cfcd.local import cloudfront
+from cfcd.local import cloudfront, moto_patches
 
 pytestmark = pytest.mark.unit
 
@@ -20,7 +20,7 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 
 @pytest.fixture
 def client() -> Iterator[Any]:
-    cloudfront.install()
+    moto_patches.install()
     cloudfront.set_propagation_seconds(0)
     with mock_aws():
         yield boto3.client("cloudfront", region_name="us-east-1")
@@ -184,6 +184,9 @@ def test_header_policy_at_the_limits_is_accepted(client: Any) -> None:
         (0.5, None, False),  # CloudFormation's schema allows it, CloudFront does not
         (0.15, {"IdleTTL": 299, "MaximumTTL": 600}, False),
         (0.15, {"IdleTTL": 300, "MaximumTTL": 3601}, False),
+        (0.15, {"IdleTTL": 3600, "MaximumTTL": 3600}, True),
+        (0.15, {"IdleTTL": 601, "MaximumTTL": 600}, False),  # IdleTTL <= MaximumTTL
+        (-0.01, None, False),
     ],
 )
 def test_weight_policy_limits(
@@ -228,17 +231,30 @@ def test_policy_must_route_to_a_staging_distribution(client: Any) -> None:
 
 
 def test_one_policy_per_staging_distribution(client: Any) -> None:
-    staging = make_staging(client, make_primary(client)["Id"], "staging")
+    # Given two staging copies, each named by its own policy
+    primary_id = make_primary(client)["Id"]
+    staging, other = (make_staging(client, primary_id, reference) for reference in ("staging", "other"))
     client.create_continuous_deployment_policy(
         ContinuousDeploymentPolicyConfig=header_policy(staging["DomainName"])
     )
+    other_policy = client.create_continuous_deployment_policy(
+        ContinuousDeploymentPolicyConfig=header_policy(other["DomainName"])
+    )
 
-    with pytest.raises(ClientError) as refused:
+    # When a second policy would name the first staging copy, by creation or by update
+    with pytest.raises(ClientError) as created:
         client.create_continuous_deployment_policy(
             ContinuousDeploymentPolicyConfig=weight_policy(staging["DomainName"], 0.1)
         )
+    with pytest.raises(ClientError) as updated:
+        client.update_continuous_deployment_policy(
+            Id=other_policy["ContinuousDeploymentPolicy"]["Id"],
+            IfMatch=other_policy["ETag"],
+            ContinuousDeploymentPolicyConfig=header_policy(staging["DomainName"]),
+        )
 
-    assert error_code(refused) == "StagingDistributionInUse"
+    # Then both are refused
+    assert error_code(created) == error_code(updated) == "StagingDistributionInUse"
 
 
 def test_twenty_policies_per_account(client: Any) -> None:

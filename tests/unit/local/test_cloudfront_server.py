@@ -9,7 +9,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from cfcd.local import cloudfront
+from cfcd.local import moto_patches
 from tests.unit.local.test_cloudfront_policies import distribution_config, header_policy
 
 pytestmark = pytest.mark.unit
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture
 def endpoint() -> Iterator[str]:
-    cloudfront.install()  # before the server builds its CloudFront app
+    moto_patches.install()  # before the server builds its CloudFront app
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cfcd.local import cloudfront
+from cfcd.local import cloudfront, moto_patches
 
 pytestmark = pytest.mark.unit
 
@@ -34,7 +34,7 @@ TEMPLATES = {
 
 @pytest.fixture
 def clients() -> Iterator[tuple[Any, Any]]:
-    cloudfront.install()
+    moto_patches.install()
     cloudfront.set_propagation_seconds(0)
     with mock_aws():
         yield (

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cfcd.local import cloudfront
+from cfcd.local import cloudfront, moto_patches
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
 from tests.unit.local.edge_fakes import BUCKET, BUCKET_DOMAIN, Viewer
 
@@ -22,7 +22,7 @@ V1, V2 = "<h1>v1 App</h1>", "<h1>v2 App</h1>"
 
 @pytest.fixture
 def aws() -> Iterator[Any]:
-    cloudfront.install()
+    moto_patches.install()
     cloudfront.set_propagation_seconds(0)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")

@@ -12,7 +12,7 @@ from moto import mock_aws
 
 from cfcd.local.edge import STICKINESS_COOKIE, EdgeServer, MotoS3OriginReader
 from cfcd.local.edge.deployment import SessionCookieCodec, StickySession, cookie_value
-from cfcd.local.edge_view import EdgeDistribution
+from cfcd.local.edge_view import EdgeDistribution, EdgePolicy
 from tests.unit.local.edge_fakes import (
     BUCKET,
     PRIMARY_DOMAIN,
@@ -110,6 +110,33 @@ def test_without_policy_everything_goes_to_the_primary(view: FakeEdgeView, clock
     finally:
         viewer.close()
         edge.stop()
+
+
+@pytest.mark.parametrize(
+    "policy", [header_policy(), weight_policy(0.15, (300, 600))], ids=["header", "weight"]
+)
+def test_under_heavy_load_every_request_goes_to_the_primary(
+    view: FakeEdgeView, clock: FakeClock, policy: EdgePolicy
+) -> None:
+    # Given a propagated policy and a random source that would send every drawn viewer to staging
+    publish_policy(view, with_policy(distribution(), staging_of(), policy))
+    edge = start_edge(view, ScriptedRandom([0.0] * 40), clock)
+    viewer = Viewer(edge.endpoint)
+    staging_header = {"aws-cf-cd-env": "staging"}
+    try:
+        # When the edge is overloaded, as CloudFront may be
+        edge.send_all_traffic_to_primary(True)
+        overloaded = [viewer.request("/", headers=staging_header) for _ in range(20)]
+        # and then recovers
+        edge.send_all_traffic_to_primary(False)
+        recovered = viewer.request("/", headers=staging_header)
+    finally:
+        viewer.close()
+        edge.stop()
+    # Then staging was never served meanwhile, no session was started, and it is served again after
+    assert {reply.text for reply in overloaded} == {PRIMARY_PAGE}
+    assert {reply.headers["Set-Cookie"] for reply in overloaded} == {None}
+    assert recovered.text == STAGING_PAGE
 
 
 # -- weight -----------------------------------------------------------------------------------------

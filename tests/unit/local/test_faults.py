@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -14,7 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from cfcd.local import cloudfront
-from cfcd.local.cloud import LocalCloud, LocalCloudInfo
+from cfcd.local.cloud import LocalCloudInfo
 from cfcd.local.faults import FaultsApiError, FaultsClient
 
 pytestmark = pytest.mark.unit
@@ -23,26 +22,10 @@ NO_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 1})
 WRITE_PREFIXES = ("Create", "Update", "Delete", "Put", "Copy", "Tag", "Untag", "Associate")
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloudInfo]:
-    cloud = LocalCloud(state_dir=tmp_path_factory.mktemp("state"), template_path=None, seed=True)
-    info = cloud.start()
-    yield info
-    cloud.stop()
-
-
-@pytest.fixture
-def faults(cloud: LocalCloudInfo) -> Iterator[FaultsClient]:
-    client = FaultsClient(cloud.faults_endpoint)
-    client.reset()
-    yield client
-    client.reset()
-
-
-def aws(cloud: LocalCloudInfo, service: str, config: Config | None = None) -> Any:
+def aws(info: LocalCloudInfo, service: str, config: Config | None = None) -> Any:
     return boto3.client(
         service,  # type: ignore[call-overload]
-        endpoint_url=cloud.aws_endpoint,
+        endpoint_url=info.aws_endpoint,
         region_name="us-east-1",
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
@@ -50,16 +33,16 @@ def aws(cloud: LocalCloudInfo, service: str, config: Config | None = None) -> An
     )
 
 
-def test_injected_error_is_answered_count_times(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
+def test_injected_error_is_answered_count_times(info: LocalCloudInfo, faults: FaultsClient) -> None:
     # Given CloudFront UpdateDistribution throttled twice
-    assert cloud.site is not None
-    client = aws(cloud, "cloudfront", NO_RETRIES)
-    current = client.get_distribution_config(Id=cloud.site.primary_distribution_id)
+    assert info.site is not None
+    client = aws(info, "cloudfront", NO_RETRIES)
+    current = client.get_distribution_config(Id=info.site.primary_distribution_id)
     faults.inject("cloudfront", "UpdateDistribution", "Throttling", http_status=400, count=2)
 
     def update() -> Any:
         return client.update_distribution(
-            Id=cloud.site.primary_distribution_id,  # type: ignore[union-attr]
+            Id=info.site.primary_distribution_id,  # type: ignore[union-attr]
             IfMatch=current["ETag"],
             DistributionConfig=current["DistributionConfig"],
         )
@@ -70,39 +53,39 @@ def test_injected_error_is_answered_count_times(cloud: LocalCloudInfo, faults: F
             update()
         assert raised.value.response["Error"]["Code"] == "Throttling"
         assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-    assert update()["Distribution"]["Id"] == cloud.site.primary_distribution_id
+    assert update()["Distribution"]["Id"] == info.site.primary_distribution_id
     assert faults.pending() == []
     # And every attempt was recorded
     updates = [call for call in faults.calls() if call.operation == "UpdateDistribution"]
     assert [call.service for call in updates] == ["cloudfront"] * 3
 
 
-def test_sdk_retries_absorb_a_throttle(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
+def test_sdk_retries_absorb_a_throttle(info: LocalCloudInfo, faults: FaultsClient) -> None:
     faults.inject("cloudfront", "ListDistributions", "Throttling", count=1)
 
     listed = aws(
-        cloud, "cloudfront", Config(retries={"mode": "standard", "total_max_attempts": 3})
+        info, "cloudfront", Config(retries={"mode": "standard", "total_max_attempts": 3})
     ).list_distributions()
 
     assert listed["DistributionList"]["Quantity"] == 1
     assert [call.operation for call in faults.calls()].count("ListDistributions") == 2
 
 
-def test_json_protocol_service_fault_with_5xx(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
+def test_json_protocol_service_fault_with_5xx(info: LocalCloudInfo, faults: FaultsClient) -> None:
     faults.inject("stepfunctions", "ListStateMachines", "ServiceUnavailable", http_status=503)
 
     with pytest.raises(ClientError) as raised:
-        aws(cloud, "stepfunctions", NO_RETRIES).list_state_machines()
+        aws(info, "stepfunctions", NO_RETRIES).list_state_machines()
 
     assert raised.value.response["Error"]["Code"] == "ServiceUnavailable"
     assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
 
 
-def test_recorded_calls_prove_a_read_only_sequence(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
-    assert cloud.site is not None
-    client = aws(cloud, "cloudfront")
+def test_recorded_calls_prove_a_read_only_sequence(info: LocalCloudInfo, faults: FaultsClient) -> None:
+    assert info.site is not None
+    client = aws(info, "cloudfront")
 
-    client.get_distribution(Id=cloud.site.primary_distribution_id)
+    client.get_distribution(Id=info.site.primary_distribution_id)
     client.list_distributions()
 
     calls = faults.calls()
@@ -112,7 +95,7 @@ def test_recorded_calls_prove_a_read_only_sequence(cloud: LocalCloudInfo, faults
     assert faults.calls() == []
 
 
-def test_propagation_delay_is_set_through_the_api(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
+def test_propagation_delay_is_set_through_the_api(info: LocalCloudInfo, faults: FaultsClient) -> None:
     previous = cloudfront.propagation_seconds()
     try:
         faults.set_propagation_seconds(7.5)
@@ -121,11 +104,11 @@ def test_propagation_delay_is_set_through_the_api(cloud: LocalCloudInfo, faults:
         faults.set_propagation_seconds(previous)
 
 
-def test_origin_fault_reaches_the_edge(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
-    assert cloud.site is not None
+def test_origin_fault_reaches_the_edge(info: LocalCloudInfo, faults: FaultsClient) -> None:
+    assert info.site is not None
 
     def status() -> int:
-        request = urllib.request.Request(cloud.edge_endpoint + "/", headers={"Host": cloud.site.domain_name})  # type: ignore[union-attr]
+        request = urllib.request.Request(info.edge_endpoint + "/", headers={"Host": info.site.domain_name})  # type: ignore[union-attr]
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return int(response.status)
@@ -139,11 +122,19 @@ def test_origin_fault_reaches_the_edge(cloud: LocalCloudInfo, faults: FaultsClie
     assert status() == 200
 
 
-def test_invalid_fault_is_a_400(cloud: LocalCloudInfo, faults: FaultsClient) -> None:
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/cfcd-api/faults", {"service": "cloudfront", "operation": "X", "error": "E", "count": 0}),
+        ("/cfcd-api/faults", {"service": "cloudfront", "operation": "X", "error": "E", "when": "during"}),
+        ("/cfcd-api/edge-faults", {"allTrafficToPrimary": "sometimes"}),
+    ],
+)
+def test_invalid_fault_is_a_400(
+    info: LocalCloudInfo, faults: FaultsClient, path: str, payload: dict[str, Any]
+) -> None:
     request = urllib.request.Request(
-        cloud.faults_endpoint + "/cfcd-api/faults",
-        data=json.dumps({"service": "cloudfront", "operation": "X", "error": "E", "count": 0}).encode(),
-        method="POST",
+        info.faults_endpoint + path, data=json.dumps(payload).encode(), method="POST"
     )
     with pytest.raises(urllib.error.HTTPError) as raised:
         urllib.request.urlopen(request, timeout=10)
@@ -152,9 +143,9 @@ def test_invalid_fault_is_a_400(cloud: LocalCloudInfo, faults: FaultsClient) -> 
         faults._request("GET", "/cfcd-api/nothing-here")
 
 
-def test_local_json_round_trip(cloud: LocalCloudInfo) -> None:
+def test_local_json_round_trip(info: LocalCloudInfo) -> None:
     # Without a template only the endpoints and the seeded site are known
-    document = json.loads(cloud.to_json())
+    document = json.loads(info.to_json())
     assert set(document) == {"awsEndpoint", "edgeEndpoint", "faultsEndpoint", "site"}
     assert set(document["site"]) == {
         "primaryDistributionId",
@@ -162,4 +153,4 @@ def test_local_json_round_trip(cloud: LocalCloudInfo) -> None:
         "bucketName",
         "originAccessControlId",
     }
-    assert LocalCloudInfo.model_validate(document) == cloud
+    assert LocalCloudInfo.model_validate(document) == info

@@ -33,9 +33,20 @@ def echo_spec(name: str = "echo", timeout: float = 2.0, handler: str = "app.lamb
 
 
 @pytest.fixture
-def runtime(tmp_path: Path) -> Iterator[LambdaRuntime]:
+def runtime_sdk(tmp_path: Path) -> Path:
+    """Stands in for what Lambda's python runtime provides after the layers."""
+    sdk = tmp_path / "runtime-sdk"
+    sdk.mkdir()
+    (sdk / "runtime_only.py").write_text("PROVIDED = True\n")
+    return sdk
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, runtime_sdk: Path) -> Iterator[LambdaRuntime]:
     runtime = LambdaRuntime(
-        tmp_path / "logs", {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "eu-west-1"}
+        tmp_path / "logs",
+        {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "eu-west-1"},
+        runtime_paths=(runtime_sdk,),
     )
     runtime.register(echo_spec())
     yield runtime
@@ -61,6 +72,26 @@ def test_handler_result_with_template_env_layer_and_context(runtime: LambdaRunti
     assert body["functionName"] == "echo"
     assert 0 < body["remainingMs"] <= 2000
     assert body["cwd"] == str(ECHO_DIR)
+
+
+def test_the_sandbox_imports_its_code_its_layers_and_the_runtime_only(
+    runtime: LambdaRuntime, runtime_sdk: Path
+) -> None:
+    # When the function looks at its import path and imports what Lambda's runtime provides
+    body = invoke(runtime, {"import": "runtime_only"}).json()
+
+    # Then the path is the code, the layer, the runtime's SDK, then the standard library
+    assert body["path"][:3] == [str(ECHO_DIR), str(LAYER_DIR), str(runtime_sdk)]
+    assert not [entry for entry in body["path"] if "site-packages" in entry]
+
+
+@pytest.mark.parametrize("package", ["pydantic", "pytest", "boto3"])
+def test_packages_of_the_local_virtualenv_are_not_importable(runtime: LambdaRuntime, package: str) -> None:
+    # A dependency the layer lacks would fail on Lambda: it fails here too
+    result = invoke(runtime, {"import": package})
+
+    assert result.function_error == "Unhandled"
+    assert result.json()["errorType"] == "ModuleNotFoundError"
 
 
 def test_unhandled_exception_is_a_function_error_named_after_the_class(runtime: LambdaRuntime) -> None:

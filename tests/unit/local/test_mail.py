@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cfcd.local import mail
+from cfcd.local import mail, moto_patches
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +19,8 @@ pytestmark = pytest.mark.unit
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Iterator[Path]:
     with mock_aws():
-        mail.install(tmp_path / "mail")
+        moto_patches.install()
+        mail.activate(tmp_path / "mail")
         yield tmp_path
         mail.deactivate()
 

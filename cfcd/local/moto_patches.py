@@ -1,0 +1,258 @@
+"""Every change cfcd makes to moto's internals, in one place, for the moto version pinned below.
+
+moto offers no plug-in points for what the local cloud needs, so :func:`install` replaces a few
+of its methods and fills two of its tables. The behaviour lives in the modules named next to each
+patch; this module only plugs it in. :func:`install` refuses any other moto version than the one
+the patches were written against: a patch that silently no longer fits would make every local
+test prove nothing. Run it once per process before ``mock_aws()`` is used or moto's server builds
+its app (it reads the CloudFront URL table then); it is idempotent.
+
+What is patched, and why:
+
+- ``moto.core.responses.BaseResponse.call_action`` and S3's ``S3Response.bucket_response`` /
+  ``key_response``: every AWS call is recorded and may be answered by an injected fault, before
+  or after it takes effect (:func:`cfcd.local.aws.answer_with_faults`).
+- ``moto.cloudfront.urls.url_paths``: every CloudFront URL, plus those moto lacks (continuous
+  deployment, CopyDistribution, promotion), goes to the CloudFront emulator
+  (:class:`cfcd.local.cloudfront.api.FaithfulCloudFrontResponse`).
+- moto's CloudFormation resource-type registry (``moto.cloudformation.parsing``'s cached model
+  maps): ``AWS::CloudFront::Distribution`` and ``::ContinuousDeploymentPolicy``
+  (:mod:`cfcd.local.cloudfront_stack`).
+- ``moto.cloudformation.models.CloudFormationBackend.update_stack``: an update without
+  ``RoleARN`` keeps the stack's role instead of dropping it.
+- ``moto.stepfunctions.responses.StepFunctionResponse.send_task_failure``: keeps the ``cause``.
+- ``moto.awslambda.models.LambdaFunction.invoke``: functions run on the local Lambda runtime
+  (:func:`cfcd.local.lambda_runtime.invoke_registered`).
+- ``moto.events.models.Rule.send_to_targets`` and
+  ``moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated``:
+  EventBridge delivers to state machines and functions, executions emit their status change
+  events (:mod:`cfcd.local.events`).
+- ``moto.sns.models.Topic.publish``, ``moto.ses.responses.EmailResponse.send_email`` /
+  ``send_raw_email`` and ``moto.sesv2.responses.SESV2Response.send_email``: mail is captured
+  (:mod:`cfcd.local.mail`).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from importlib import metadata
+from typing import Any
+
+# pyproject.toml pins the same version; the patches below were written against its source.
+MOTO_VERSION = "5.2.5"
+
+_ROOT = "{0}/2020-05-31"
+# CloudFront URLs of the operations moto does not route at all (request URIs from botocore's model).
+MISSING_CLOUDFRONT_PATHS = (
+    _ROOT + "/distribution/(?P<distribution_id>[^/]+)/copy$",
+    _ROOT + "/distribution/(?P<distribution_id>[^/]+)/promote-staging-config$",
+    _ROOT + "/continuous-deployment-policy$",
+    _ROOT + "/continuous-deployment-policy/(?P<policy_id>[^/]+)$",
+    _ROOT + "/continuous-deployment-policy/(?P<policy_id>[^/]+)/config$",
+)
+
+_lock = threading.Lock()
+_installed: dict[str, Any] = {}
+
+
+class MotoVersionMismatch(RuntimeError):
+    """The installed moto is not the version cfcd's patches were written for."""
+
+
+def check_moto_version(installed: str | None = None) -> None:
+    found = installed if installed is not None else metadata.version("moto")
+    if found != MOTO_VERSION:
+        raise MotoVersionMismatch(
+            f"cfcd's local cloud patches the internals of moto {MOTO_VERSION}, but moto {found} is "
+            f"installed: install moto[server]=={MOTO_VERSION} (pyproject.toml pins it), or port "
+            "cfcd/local/moto_patches.py to the new version and its tests along with it"
+        )
+
+
+def install() -> None:
+    """Patch moto (idempotent; raises :class:`MotoVersionMismatch` for another moto version)."""
+    check_moto_version()
+    with _lock:
+        if _installed:
+            return
+        _patch_fault_dispatch()
+        _patch_cloudfront()
+        _patch_cloudformation()
+        _patch_stepfunctions()
+        _patch_lambda()
+        _patch_events()
+        _patch_mail()
+
+
+def installed() -> dict[str, Any]:
+    """What :func:`install` put in place, by the dotted name of the moto attribute it replaced."""
+    with _lock:
+        return dict(_installed)
+
+
+def _replace(owner: type, attribute: str, replacement: Any) -> None:
+    setattr(owner, attribute, replacement)
+    _installed[f"{owner.__module__}.{owner.__qualname__}.{attribute}"] = replacement
+
+
+def _around(owner: type, attribute: str, wrapper: Callable[..., Any]) -> None:
+    """Replace ``owner.attribute`` by ``wrapper(original, self, *args, **kwargs)``."""
+    original = getattr(owner, attribute)
+
+    @functools.wraps(original)
+    def patched(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return wrapper(original, self, *args, **kwargs)
+
+    _replace(owner, attribute, patched)
+
+
+def _then(owner: type, attribute: str, hook: Callable[..., None]) -> None:
+    """Replace ``owner.attribute`` by the original followed by ``hook(self, *args, **kwargs)``."""
+
+    def wrapper(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, *args, **kwargs)
+        hook(self, *args, **kwargs)
+        return result
+
+    _around(owner, attribute, wrapper)
+
+
+def _patch_fault_dispatch() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.s3.responses import S3Response
+    from moto.s3.utils import bucket_name_from_url
+    from moto.s3bucket_path.utils import bucket_name_from_url as bucketpath_bucket_name_from_url
+
+    from cfcd.local.aws import answer_with_faults, s3_operation
+
+    def call_action(original: Callable[[Any], Any], self: Any) -> Any:
+        try:
+            service = str(self.boto3_service_name or "")
+            operation = str(self._get_action() or "")
+        except Exception:  # an unroutable request: let moto answer it as it would
+            return original(self)
+        return answer_with_faults(self, service, operation, lambda: original(self))
+
+    def s3_dispatch(key: bool) -> Callable[..., Any]:
+        def dispatch(
+            original: Callable[..., Any], self: Any, request: Any, full_url: str, headers: Any
+        ) -> Any:
+            # As moto reads the bucket: from the host name (virtual-hosted style) or the path.
+            subdomain = S3Response.subdomain_based_buckets(request)
+            bucket = (bucket_name_from_url if subdomain else bucketpath_bucket_name_from_url)(full_url)
+            target = "key" if key else "bucket" if bucket else "service"
+            operation = s3_operation(request.method, target, full_url, dict(request.headers))
+            return answer_with_faults(
+                self, "s3", operation, lambda: original(self, request, full_url, headers)
+            )
+
+        return dispatch
+
+    _around(BaseResponse, "call_action", call_action)
+    _around(S3Response, "bucket_response", s3_dispatch(key=False))
+    _around(S3Response, "key_response", s3_dispatch(key=True))
+
+
+def _patch_cloudfront() -> None:
+    """Every CloudFront URL, moto's and the missing ones, to the emulator's response class.
+
+    It subclasses moto's ``CloudFrontResponse``, so operations it does not override (tags, origin
+    access controls, functions, ...) behave exactly as in moto.
+    """
+    import moto.cloudfront.urls as cloudfront_urls
+
+    from cfcd.local.cloudfront.api import FaithfulCloudFrontResponse
+
+    handler = FaithfulCloudFrontResponse.dispatch
+    url_paths: dict[str, Callable[..., Any]] = cloudfront_urls.url_paths
+    for path in [*url_paths, *MISSING_CLOUDFRONT_PATHS]:
+        url_paths[path] = handler
+    _installed["moto.cloudfront.urls.url_paths"] = handler
+
+
+def _patch_cloudformation() -> None:
+    from moto.cloudformation import parsing
+    from moto.cloudformation.models import CloudFormationBackend
+
+    # moto finds resource types through CloudFormationModel.__subclasses__() behind lru_cache:
+    # defining the classes (importing the module) and clearing those caches is the registration.
+    import cfcd.local.cloudfront_stack  # noqa: F401
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
+    _installed["moto.cloudformation.parsing.get_model_map"] = parsing.get_model_map
+
+    def update_stack(original: Callable[..., Any], self: Any, *args: Any, **kwargs: Any) -> Any:
+        # RoleARN: "If you don't specify a value, CloudFormation uses the role that was previously
+        # associated with the stack." https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_UpdateStack.html
+        call = inspect.signature(original).bind(self, *args, **kwargs)
+        given = call.arguments.get("role_arn")
+        call.arguments["role_arn"] = given or self.get_stack(call.arguments["name"]).role_arn
+        return original(*call.args, **call.kwargs)
+
+    _around(CloudFormationBackend, "update_stack", update_stack)
+
+
+def _patch_stepfunctions() -> None:
+    from moto.core.responses import EmptyResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        # moto's handler passes only `error` to the backend, so a rejection's "Rejected by X:
+        # comment" never reached the execution's cause. The backend itself takes the cause.
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    _replace(StepFunctionResponse, "send_task_failure", send_task_failure)
+
+
+def _patch_lambda() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    from cfcd.local.lambda_runtime import invoke_registered
+
+    def invoke(
+        original: Callable[..., Any], self: Any, body: Any, request_headers: Any, response_headers: Any
+    ) -> Any:
+        answer = invoke_registered(self.function_name, body, request_headers, response_headers)
+        return original(self, body, request_headers, response_headers) if answer is None else answer
+
+    _around(LambdaFunction, "invoke", invoke)
+
+
+def _patch_events() -> None:
+    from moto.events.models import Rule
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+    from cfcd.local import events
+
+    def send_to_targets(
+        original: Callable[..., Any], self: Any, event: Any, transform_input: bool = True
+    ) -> None:
+        events.send_to_targets(self, event, transform_input, original)
+
+    _around(Rule, "send_to_targets", send_to_targets)
+    _then(
+        BaseExecutionWorkerCommunication,
+        "terminated",
+        lambda worker: events.report_execution_end(worker.execution),
+    )
+
+
+def _patch_mail() -> None:
+    from moto.ses.responses import EmailResponse
+    from moto.sesv2.responses import SESV2Response
+    from moto.sns.models import Topic
+
+    from cfcd.local import mail
+
+    # Each hook runs after moto accepted the call, so a call moto rejects is not captured as sent.
+    _then(Topic, "publish", mail.capture_sns)
+    _then(EmailResponse, "send_email", mail.capture_ses_email)
+    _then(EmailResponse, "send_raw_email", mail.capture_ses_raw_email)
+    _then(SESV2Response, "send_email", mail.capture_sesv2_email)
