@@ -12,7 +12,7 @@ from types import FrameType
 
 import click
 
-from cfcd.local.cloud import LOCAL_JSON, PID_FILE, LocalCloud, describe
+from cfcd.cli.local_extra import local_extra_required
 
 DEFAULT_STATE_DIR = ".cfcd"
 DOWN_TIMEOUT_SECONDS = 30.0
@@ -78,6 +78,9 @@ def up(
     state_dir: Path,
 ) -> None:
     """Start the local cloud, deploy the template and run until interrupted (Ctrl-C or SIGTERM)."""
+    with local_extra_required("cfcd local up"):
+        from cfcd.local.cloud import LOCAL_JSON, LocalCloud, describe
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
@@ -115,6 +118,9 @@ def up(
 @local.command("down")
 def down(state_dir: Path) -> None:
     """Stop the local cloud started with this state dir."""
+    with local_extra_required("cfcd local down"):
+        from cfcd.local.cloud import LOCAL_JSON, PID_FILE
+
     pid_file = state_dir / PID_FILE
     try:
         pid = int(pid_file.read_text().strip())

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cfcd.cli.target import TargetError, discover_table_name, resolve_target
+from cfcd.client.target import TargetError, discover_table_name, resolve_target
 from tests.unit.cli.conftest import ROLE_ARN, FakeAws
 
 pytestmark = pytest.mark.unit

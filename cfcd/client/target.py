@@ -1,4 +1,4 @@
-"""Where the CLI talks to: which endpoint, region, state machine and table.
+"""Where cfcd talks to (the CLI and the demo alike): which endpoint, region, state machine and table.
 
 Resolution order (first match wins):
 
@@ -15,17 +15,19 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
-import click
 from botocore.exceptions import BotoCoreError, ClientError
+
+from cfcd.client.errors import CfcdError
 
 if TYPE_CHECKING:  # boto3-stubs is a dev dependency: types only
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_lambda import LambdaClient
@@ -40,8 +42,8 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 _ARN = re.compile(r"^arn:(?P<partition>[^:]+):states:(?P<region>[^:]+):(?P<account>\d+):(?P<kind>[^:]+):")
 
 
-class TargetError(click.ClickException):
-    """The CLI cannot tell where to talk to (exit code 1)."""
+class TargetError(CfcdError):
+    """The client cannot tell where to talk to (exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class Target:
 
     def lambda_(self) -> LambdaClient:
         return boto3.client("lambda", **self._client_kwargs())
+
+    def cloudfront(self) -> CloudFrontClient:
+        # CloudFront is global; the target's endpoint and credentials still apply (the local cloud).
+        return boto3.client("cloudfront", **self._client_kwargs())
 
     def table(self) -> Table:
         """The cfcd table: named by the source, or found in the approval function's environment."""
@@ -250,48 +256,3 @@ def resolve_target(
     if table_name:
         overrides["table_name"] = table_name
     return replace(target, **overrides) if overrides else target
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def target_options(command: F) -> F:
-    """The options every AWS-facing command shares; they land in ``**target_kwargs``."""
-    options = [
-        click.option("--stack", metavar="NAME", help="Use the state machine and table of this cfcd stack."),
-        click.option(
-            "--state-machine-arn",
-            metavar="ARN",
-            envvar="CFCD_STATE_MACHINE_ARN",
-            help="The cfcd state machine (default: from --stack or the local cloud).",
-        ),
-        click.option(
-            "--table-name",
-            metavar="NAME",
-            envvar="CFCD_TABLE_NAME",
-            help="The cfcd DynamoDB table (default: from --stack, the local cloud or the approval function).",
-        ),
-        click.option(
-            "--region", metavar="REGION", help="AWS region (default: from the ARN or the AWS config)."
-        ),
-        click.option(
-            "--state-dir",
-            metavar="DIR",
-            envvar="CFCD_STATE_DIR",
-            help="Local cloud state directory holding local.json (default: .cfcd).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def target_from_kwargs(kwargs: Mapping[str, Any]) -> Target:
-    """Build the target from the values of :func:`target_options`."""
-    return resolve_target(
-        stack=kwargs.get("stack"),
-        state_machine_arn=kwargs.get("state_machine_arn"),
-        table_name=kwargs.get("table_name"),
-        region=kwargs.get("region"),
-        state_dir=kwargs.get("state_dir"),
-    )
