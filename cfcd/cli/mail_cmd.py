@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cfcd.client.local_state import state_dir_from
+
 if TYPE_CHECKING:
     from cfcd.local.mail import MailSummary
 
@@ -40,7 +42,6 @@ def mail_command(open_number: int | None, html: bool, state_dir: str | None) -> 
     Only the local cloud captures mail (`cfcd local up`); on AWS the mail goes to its recipients.
     """
     from cfcd.client.mail_links import approval_base_url, links, main_link
-    from cfcd.client.target import state_dir_from
     from cfcd.local.mail import list_mail, read_mail  # stdlib and pydantic: no local cloud needed
 
     directory = state_dir_from(state_dir, os.environ)

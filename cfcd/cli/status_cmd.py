@@ -19,6 +19,11 @@ DEFAULT_FOLLOW_TIMEOUT = 3 * 24 * 3600  # longer than the default approval timeo
     default=None,
     help="Refresh until the execution ends (default: on when stdout is a terminal).",
 )
+@click.option(
+    "--until-waiting",
+    is_flag=True,
+    help="Follow until the release waits for a decision (⏸) or ends; exit 0 when it waits.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the view as JSON (for scripts).")
 @click.option(
     "--interval",
@@ -39,6 +44,7 @@ DEFAULT_FOLLOW_TIMEOUT = 3 * 24 * 3600  # longer than the default approval timeo
 def status_command(
     execution: str | None,
     follow: bool | None,
+    until_waiting: bool,
     as_json: bool,
     interval: float | None,
     timeout: float,
@@ -51,7 +57,7 @@ def status_command(
 
     \b
     Exit codes:
-      0  shown (with --follow: the release SUCCEEDED)
+      0  shown (with --follow: the release SUCCEEDED; with --until-waiting: it waits)
       1  error, or with --follow: the release FAILED, TIMED_OUT or was ABORTED
       3  --follow stopped at --timeout while the release still runs
     """
@@ -63,7 +69,7 @@ def status_command(
         execution_arn = newest_execution(target.sfn(), target.require_state_machine())
     else:
         execution_arn = target.execution_arn(execution)
-    following = (sys.stdout.isatty() and not as_json) if follow is None else follow
+    following = until_waiting or ((sys.stdout.isatty() and not as_json) if follow is None else follow)
     view = show_execution(
         target,
         execution_arn,
@@ -71,9 +77,10 @@ def status_command(
         as_json=as_json,
         interval=interval or (3.0 if target.is_aws else 1.0),
         timeout=timeout,
+        until_waiting=until_waiting,
     )
     if following:
-        click.get_current_context().exit(exit_code_for(view))
+        click.get_current_context().exit(exit_code_for(view, until_waiting))
 
 
 def register(group: click.Group) -> None:

@@ -13,7 +13,7 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cfcd.cli.render import render, render_lines
-from cfcd.client.execution_view import ExecutionView, build_view, execution_history
+from cfcd.client.execution_view import ExecutionView, build_view, execution_history, waiting_steps
 from cfcd.client.target import Target
 
 if TYPE_CHECKING:
@@ -49,6 +49,11 @@ def newest_execution(sfn: SFNClient, state_machine_arn: str) -> str:
     return max(executions, key=lambda execution: execution["startDate"])["executionArn"]
 
 
+def stopped(view: ExecutionView, until_waiting: bool) -> bool:
+    """Following ends here: the execution ended or, ``until_waiting``, it waits for a decision."""
+    return view.finished or (until_waiting and bool(waiting_steps(view)))
+
+
 def _change_key(view: ExecutionView) -> tuple[Any, ...]:
     return (view.status, tuple((s.status, s.visits, s.attempts) for s in view.steps))
 
@@ -62,8 +67,9 @@ def watch(
     timeout: float,
     out: TextIO,
     colour: bool,
+    until_waiting: bool = False,
 ) -> ExecutionView:
-    """Show the execution once or until it ends.
+    """Show the execution once or until it ends (or, ``until_waiting``, waits for a decision).
 
     ``live`` redraws in place (a terminal); otherwise a new block is printed only when a state
     changes, so logs stay readable.
@@ -83,7 +89,7 @@ def watch(
             out.write(("\n" if last_key is not None else "") + render(view, colour=colour) + "\n")
         out.flush()
         last_key = _change_key(view)
-        if not follow or view.finished or time.monotonic() >= deadline:
+        if not follow or stopped(view, until_waiting) or time.monotonic() >= deadline:
             return view
         time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
 
@@ -96,6 +102,7 @@ def show_execution(
     as_json: bool,
     interval: float,
     timeout: float,
+    until_waiting: bool = False,
 ) -> ExecutionView:
     """Shared by `status` and `deploy --wait`."""
     local_target = target.for_arn(execution_arn)
@@ -110,6 +117,7 @@ def show_execution(
                 timeout=timeout,
                 out=io.StringIO(),
                 colour=False,
+                until_waiting=until_waiting,
             )
             click.echo(view.model_dump_json(indent=2))
             return view
@@ -122,12 +130,13 @@ def show_execution(
             timeout=timeout,
             out=sys.stdout,
             colour=is_tty,
+            until_waiting=until_waiting,
         )
     except (ClientError, BotoCoreError) as error:
         raise click.ClickException(f"cannot read execution {execution_arn}: {error}") from error
 
 
-def exit_code_for(view: ExecutionView) -> int:
-    if view.status == "SUCCEEDED":
+def exit_code_for(view: ExecutionView, until_waiting: bool = False) -> int:
+    if view.status == "SUCCEEDED" or (until_waiting and not view.finished and stopped(view, until_waiting)):
         return EXIT_SUCCEEDED
     return EXIT_NOT_SUCCEEDED if view.finished else EXIT_STILL_RUNNING

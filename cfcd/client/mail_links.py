@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
+
+from cfcd.client.local_state import LocalStateError, read_local_state
 
 _LINK = re.compile(r"https?://[^\s\"'<>)\]]+")
 
@@ -12,10 +13,9 @@ _LINK = re.compile(r"https?://[^\s\"'<>)\]]+")
 def approval_base_url(state_dir: Path) -> str | None:
     """The local cloud's approval page URL, from its ``local.json`` (None when it is not running)."""
     try:
-        state = json.loads((state_dir / "local.json").read_text())
-    except (OSError, ValueError):
+        base = read_local_state(state_dir).get("approvalBaseUrl")
+    except LocalStateError:
         return None
-    base = state.get("approvalBaseUrl") if isinstance(state, dict) else None
     return base if isinstance(base, str) else None
 
 

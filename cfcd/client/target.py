@@ -24,6 +24,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cfcd.client.errors import CfcdError
+from cfcd.client.local_state import LOCAL_JSON, read_local_state, state_dir_from
 
 if TYPE_CHECKING:  # boto3-stubs is a dev dependency: types only
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -151,11 +152,6 @@ def discover_table_name(target: Target) -> str:
     raise TargetError(f"the approval task of {state_machine} names no TABLE_NAME; pass --table-name")
 
 
-def state_dir_from(option: str | None, environ: Mapping[str, str]) -> Path:
-    """The local cloud's state directory: the option, ``$CFCD_STATE_DIR`` or ``.cfcd``."""
-    return Path(option or environ.get("CFCD_STATE_DIR") or ".cfcd")
-
-
 def _region_from(region: str | None, state_machine_arn: str | None, environ: Mapping[str, str]) -> str:
     if region:
         return region
@@ -195,16 +191,6 @@ def _from_stack(stack: str, base: Target) -> Target:
     )
 
 
-def _load_local_state(path: Path) -> dict[str, Any]:
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise TargetError(f"cannot read {path}: {error}") from error
-    if not isinstance(state, dict) or not isinstance(state.get("awsEndpoint"), str):
-        raise TargetError(f"{path} has no 'awsEndpoint': is the local cloud running (`cfcd local up`)?")
-    return state
-
-
 def resolve_target(
     *,
     stack: str | None = None,
@@ -220,7 +206,7 @@ def resolve_target(
     table_name = table_name or env.get("CFCD_TABLE_NAME") or None
     resolved_region = _region_from(region, state_machine_arn, env)
     endpoint = env.get("AWS_ENDPOINT_URL") or None
-    local_file = state_dir_from(state_dir, env) / "local.json"
+    local_dir = state_dir_from(state_dir, env)
 
     target: Target
     if stack:
@@ -228,16 +214,16 @@ def resolve_target(
             source="stack", description=f"stack {stack}", region=resolved_region, endpoint_url=endpoint
         )
         target = _from_stack(stack, base)
-    elif local_file.is_file():
-        state = _load_local_state(local_file)
+    elif (local_dir / LOCAL_JSON).is_file():
+        state = read_local_state(local_dir)
         target = Target(
             source="local",
-            description=str(local_file),
+            description=str(local_dir / LOCAL_JSON),
             region=region or env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_REGION,
             endpoint_url=state["awsEndpoint"],
             state_machine_arn=state.get("stateMachineArn"),
             table_name=state.get("tableName"),
-            state_dir=local_file.parent,
+            state_dir=local_dir,
             local_state=state,
         )
     elif endpoint:
