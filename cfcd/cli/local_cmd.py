@@ -100,6 +100,7 @@ def up(
         aws_port=port,
         edge_port=edge_port,
         parameter_overrides=_parse_overrides(parameters),
+        prewarm_workers=True,
     )
     try:
         info = cloud.start()
