@@ -2,7 +2,9 @@
 
 ``pollSeconds`` 5, and each run draws CloudFront's propagation delay at random from a range one
 poll interval wide, so the moment the change is deployed falls at a random phase of the polling
-(a fixed delay that is a multiple of the poll would only measure the loop's drift). The emulator
+(a fixed delay that is a multiple of the poll would only measure the loop's drift). The range is
+cut into one slice per run and each run draws within its own slice, in random order: the phases
+are random yet cover the interval evenly, so a few runs give a steady mean. The emulator
 records when each change is deployed everywhere (change time + the delay); the moment the
 primary, its policy and the staging distribution are all Deployed is the latest of those. The
 workflow has noticed when it leaves the WaitForDeployed loop (ProbeStaging entered).
@@ -95,11 +97,19 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1] if len(values) > 1 else values[0]
 
 
+def propagation_delays(runs: int, draw: random.Random) -> list[float]:
+    """One delay per run, at random within its own slice of :data:`PROPAGATION_RANGE`, shuffled."""
+    low, high = PROPAGATION_RANGE
+    width = (high - low) / runs
+    delays = [low + (slice_ + draw.random()) * width for slice_ in range(runs)]
+    draw.shuffle(delays)
+    return delays
+
+
 def measure(cloud: BenchCloud, runs: int = 6) -> tuple[DetectionLagResult, list[ReleaseRun]]:
-    draw = random.Random()
     finished = [
-        cloud.run_release(draw.uniform(*PROPAGATION_RANGE), POLL_SECONDS, instant_after_approval=True)
-        for _ in range(runs)
+        cloud.run_release(delay, POLL_SECONDS, instant_after_approval=True)
+        for delay in propagation_delays(runs, random.Random())
     ]
     samples = [sample(run) for run in finished]
     lags = [s.lag_s for s in samples]
