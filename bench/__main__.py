@@ -36,6 +36,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--release-runs", type=int, default=5, help="warm releases for figure 1 (>= 5)")
     parser.add_argument("--lag-runs", type=int, default=6, help="random-phase releases for figure 2 (>= 5)")
     parser.add_argument("--cold-rounds", type=int, default=7, help="samples per handler for figure 4 (>= 5)")
+    parser.add_argument(
+        "--no-prewarm",
+        dest="prewarm",
+        action="store_false",
+        help="start each function's worker on its first invoke, not at start-up (figure 1 cold, as before)",
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(argv)
 
@@ -67,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if wanted & {"overhead", "lag", "cost", "edge"}:
         _progress("starting the local cloud")
-        with local_cloud() as cloud:
+        with local_cloud(options.prewarm) as cloud:
             happy: list[ReleaseRun] = []
             if wanted & {"overhead", "cost"}:
                 _progress(f"release overhead: 1 + {options.release_runs} releases")

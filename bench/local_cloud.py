@@ -213,16 +213,16 @@ class BenchCloud:
 
 
 @contextmanager
-def local_cloud() -> Iterator[BenchCloud]:
+def local_cloud(prewarm_workers: bool = True) -> Iterator[BenchCloud]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="cfcd-bench-") as state_dir:
-        # As `cfcd local up` starts it: the first release is the first after local up.
+        # As `cfcd local up` starts it (pre-warmed): the first release is the first after local up.
         cloud = LocalCloud(
             state_dir=Path(state_dir),
             template_path=TEMPLATE,
             propagation_seconds=0.0,
             seed=True,
-            prewarm_workers=True,
+            prewarm_workers=prewarm_workers,
         )
         try:
             info = cloud.start()

@@ -41,6 +41,7 @@ class ReleaseOverheadResult(BaseModel):
     median_overhead_s: float
     seconds_by_state: dict[str, float]  # median over the warm runs, largest first
     cold_seconds_by_state: dict[str, float]  # the first release, largest first
+    prewarmed: bool  # one worker per function started with the cloud, as `cfcd local up` does
     goal_s: float = GOAL_OVERHEAD_SECONDS
 
     @property
@@ -91,5 +92,6 @@ def measure(cloud: BenchCloud, runs: int = 5) -> tuple[ReleaseOverheadResult, li
         median_overhead_s=round(median([s.overhead_s for s in samples]), 3),
         seconds_by_state=seconds_by_state(warm),
         cold_seconds_by_state=seconds_by_state([first]),
+        prewarmed=cloud.cloud.prewarm_workers,
     )
     return result, [first, *warm]

@@ -65,7 +65,8 @@ def figures(results: Results) -> list[Figure]:
         rows += [
             Figure(
                 number="1",
-                name=f"{name}, first release after `local up`",
+                name=f"{name}, first release after `local up`"
+                + ("" if overhead.prewarmed else " (--no-prewarm)"),
                 measured=(
                     f"overhead {overhead.first_release.overhead_s:.2f} s"
                     f" (total {overhead.first_release.total_s:.2f} s)"
