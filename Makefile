@@ -14,10 +14,10 @@ help: ## List the targets
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install cfcd with its pinned dependencies
+install: $(STAMP) ## Create .venv and install cfcd, its local cloud and dev tools (pinned)
 
 lint: install ## ruff, mypy (strict on functions/ and cfcd/), cfn-lint (SAM source and its transform)
 	$(BIN)/ruff check .
@@ -30,10 +30,17 @@ format: install ## Format the code with ruff
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-browser: ## Install Debian's headless Chromium for the browser tests (needs root)
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+# The browser test takes the first of these on PATH.
+CHROMIUM_NAMES := chromium chromium-browser google-chrome
 
-test: install browser lint ## Run every check and test: lint, unit, state machine, e2e, faults
+browser: ## Install Debian's headless Chromium for the browser tests (as root; others are told to sudo)
+	@for name in $(CHROMIUM_NAMES); do command -v $$name >/dev/null 2>&1 && exit 0; done; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+		echo "The browser test needs Chromium: run 'sudo make browser' once, then make test again." >&2; exit 1; \
+	fi; \
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+
+test: browser install lint ## Run every check and test: lint, unit, state machine, e2e, faults
 	$(BIN)/pytest $(PYTEST_FLAGS)
 
 test-unit: install ## Only the fast unit tests

@@ -76,14 +76,14 @@ def measure(cloud: BenchCloud) -> EdgeThroughputResult:
     document = cloud.release_input("input_copy_weight.json", poll_seconds=1)
     marker = document["probe"]["expect"]["bodyContains"]
     weight = float(document["traffic"]["weight"])
-    arn = cloud.start(document)
-    approval = cloud.pending_approval(arn)
+    name, arn = cloud.start(document)
+    mail = cloud.approval_mail(name, arn)
     try:
         samples = [
             _load(cloud.info.edge_endpoint, cloud.site.domain_name, connections, marker)
             for connections in CONNECTIONS
         ]
     finally:
-        cloud.approve(approval)
+        cloud.approve(mail)
         cloud.finished(arn)
     return EdgeThroughputResult(weight=weight, samples=samples)

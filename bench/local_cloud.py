@@ -2,6 +2,8 @@
 
 In-process (rather than ``cfcd local up`` in a subprocess) so the CloudFront emulator's own record
 of when each change is deployed everywhere can be read directly for the detection-lag figure.
+The approver is a person with a browser: the captured approval mail's link is opened (GET) and
+its form posted (Approve), through the approval function's Function URL, as the demo does.
 """
 
 from __future__ import annotations
@@ -18,16 +20,17 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import boto3
-from boto3.dynamodb.conditions import Key
 
 from bench.functions import REPO_ROOT, TEMPLATE
+from cfcd.demo.approval import ApprovalMail, find_approval_mail, open_link, submit_decision
 from cfcd.local import cloudfront
 from cfcd.local.cloud import LocalCloud, LocalCloudInfo
 from cfcd.local.cloudfront.api import state_for
 
 REGION = "us-east-1"
 EVENTS = REPO_ROOT / "tests" / "events"
-APPROVAL_POLL_SECONDS = 0.05
+MAIL_POLL_SECONDS = 0.1
+APPROVER = "bench"
 END_POLL_SECONDS = 0.1
 RELEASE_DEADLINE_SECONDS = 180.0
 T = TypeVar("T")
@@ -75,7 +78,6 @@ class BenchCloud:
             aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
         )
         self.sfn: Any = session.client("stepfunctions", endpoint_url=info.aws_endpoint)
-        self.table: Any = session.resource("dynamodb", endpoint_url=info.aws_endpoint).Table(info.table_name)
         self._releases = 0
 
     # -- the emulator --------------------------------------------------------------------------------
@@ -117,35 +119,39 @@ class BenchCloud:
         document["approval"] = {"timeoutSeconds": 600}
         return document
 
-    def start(self, document: dict[str, Any]) -> str:
+    def start(self, document: dict[str, Any]) -> tuple[str, str]:
+        """StartExecution; (name, ARN)."""
         name = f"bench-{uuid.uuid4().hex[:12]}"
         arn: str = self.sfn.start_execution(
             stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(document)
         )["executionArn"]
-        return arn
+        return name, arn
 
-    def pending_approval(self, execution_arn: str) -> dict[str, Any]:
-        """The approval record, as soon as RequestApproval writes it (polled like an approver would)."""
+    def approval_mail(self, name: str, execution_arn: str) -> ApprovalMail:
+        """The approval email of the execution, as soon as it is captured (an approver's inbox)."""
 
-        def probe() -> dict[str, Any] | None:
-            items = self.table.query(
-                IndexName="byExecution", KeyConditionExpression=Key("executionArn").eq(execution_arn)
-            )["Items"]
-            pending = [item for item in items if item.get("status") == "PENDING"]
-            if pending:
-                return dict(pending[0])
+        def probe() -> ApprovalMail | None:
+            mail = find_approval_mail(self.cloud.state_dir, name)
+            if mail is not None:
+                return mail
             status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
             if status != "RUNNING":
                 raise RuntimeError(f"{execution_arn} ended {status} before asking for approval")
             return None
 
-        return wait_for(probe, RELEASE_DEADLINE_SECONDS, APPROVAL_POLL_SECONDS, "approval request")
+        return wait_for(probe, RELEASE_DEADLINE_SECONDS, MAIL_POLL_SECONDS, "approval email")
 
-    def approve(self, approval: dict[str, Any]) -> None:
-        self.sfn.send_task_success(
-            taskToken=approval["taskToken"],
-            output=json.dumps({"approvalId": approval["pk"], "decidedBy": "bench", "comment": ""}),
-        )
+    @staticmethod
+    def approve(mail: ApprovalMail) -> None:
+        """Open the emailed link and press Approve on its page, as a person would."""
+        page = open_link(mail.link)
+        if page.status != 200 or "approve" not in page.buttons:
+            raise RuntimeError(
+                f"the approval link answered HTTP {page.status} {page.title!r}, no Approve form"
+            )
+        result = submit_decision(page, "approve", APPROVER)
+        if result.status != 200 or result.title != "Approved":
+            raise RuntimeError(f"Approve answered HTTP {result.status} {result.title!r}: {result.banner()}")
 
     def finished(self, execution_arn: str) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
@@ -175,21 +181,21 @@ class BenchCloud:
         instant_after_approval: bool = False,
         before_approval: Callable[[], None] | None = None,
     ) -> ReleaseRun:
-        """One happy release, approved the moment it asks.
+        """One happy release, approved through the emailed link the moment the mail arrives.
 
         ``instant_after_approval`` drops propagation to 0 s once the approval is asked for, so a
         figure about the first wait does not also pay for the promotion's and invalidation's.
         """
         self.set_propagation_seconds(propagation_seconds)
         document = self.release_input(event_file, poll_seconds)
-        arn = self.start(document)
-        approval = self.pending_approval(arn)
+        name, arn = self.start(document)
+        mail = self.approval_mail(name, arn)
         deployed_at = self.deployed_at()
         if before_approval is not None:
             before_approval()
         if instant_after_approval:
             self.set_propagation_seconds(0)
-        self.approve(approval)
+        self.approve(mail)
         description = self.finished(arn)
         if description["status"] != "SUCCEEDED":
             raise RuntimeError(
@@ -207,11 +213,16 @@ class BenchCloud:
 
 
 @contextmanager
-def local_cloud() -> Iterator[BenchCloud]:
+def local_cloud(prewarm_workers: bool = True) -> Iterator[BenchCloud]:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="cfcd-bench-") as state_dir:
+        # As `cfcd local up` starts it (pre-warmed): the first release is the first after local up.
         cloud = LocalCloud(
-            state_dir=Path(state_dir), template_path=TEMPLATE, propagation_seconds=0.0, seed=True
+            state_dir=Path(state_dir),
+            template_path=TEMPLATE,
+            propagation_seconds=0.0,
+            seed=True,
+            prewarm_workers=prewarm_workers,
         )
         try:
             info = cloud.start()

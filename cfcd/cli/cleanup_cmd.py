@@ -11,27 +11,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import click
-from botocore.exceptions import BotoCoreError, ClientError
 
-from cfcd.cli.target import Target, target_from_kwargs, target_options
-from cfcd_common.cleanup import CleanupReport, clean_up_primary, lock_holder
+from cfcd.cli.options import target_from_kwargs, target_options
 
 if TYPE_CHECKING:
-    from mypy_boto3_cloudfront import CloudFrontClient
+    from cfcd.client.target import Target
+    from cfcd_common.cleanup import CleanupReport
 
 EXIT_CLEANED = 0
 EXIT_ERROR = 1
 EXIT_STILL_RUNNING = 3
 
 
-def _cloudfront(target: Target) -> CloudFrontClient:
-    # CloudFront is global; the target's endpoint and credentials still apply (the local cloud).
-    return boto3.client("cloudfront", **target._client_kwargs())
-
-
 def _running(target: Target, execution_arn: str) -> bool:
+    from botocore.exceptions import ClientError
+
     try:
         status = target.for_arn(execution_arn).sfn().describe_execution(executionArn=execution_arn)["status"]
     except ClientError as error:
@@ -69,6 +64,11 @@ def cleanup_command(distribution: str, force: bool, **target_kwargs: Any) -> Non
     Viewers all get the primary again; the primary's own config is left as it is.
     Exit codes: 0 cleaned (or nothing to do), 1 error, 3 a release still runs (see --force).
     """
+    # Imported here, not at start-up: boto3 (`cfcd cleanup --help` stays fast).
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cfcd_common.cleanup import clean_up_primary, lock_holder
+
     target = target_from_kwargs(target_kwargs)
     try:
         table = target.table().name
@@ -81,7 +81,7 @@ def cleanup_command(distribution: str, force: bool, **target_kwargs: Any) -> Non
                 err=True,
             )
             raise SystemExit(EXIT_STILL_RUNNING)
-        report = clean_up_primary(_cloudfront(target), dynamodb, table, distribution, holder)
+        report = clean_up_primary(target.cloudfront(), dynamodb, table, distribution, holder)
     except (ClientError, BotoCoreError) as error:
         raise click.ClickException(f"cleanup of {distribution} failed: {error}") from error
     click.echo(describe(report))

@@ -14,24 +14,14 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
 
-from cfcd.cli.target import target_from_kwargs, target_options
-from cfcd_common.approvals import (
-    APPROVAL_KEY_PREFIX,
-    EXECUTION_INDEX,
-    Action,
-    ApprovalRequest,
-    ApprovalStatus,
-    Outcome,
-    decide,
-    describe_refusal,
-    find_pending,
-)
+from cfcd.cli.options import target_from_kwargs, target_options
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_stepfunctions import SFNClient
+
+    from cfcd_common.approvals import Action, ApprovalRequest, Outcome
 
 EXIT_DECIDED = 0
 EXIT_ERROR = 1
@@ -40,13 +30,6 @@ EXIT_ALREADY_DECIDED = 4
 EXIT_TOO_LATE = 5
 USER_AGENT = "cfcd-cli"  # recorded as the decision's userAgent: the source of the decision
 
-_EXIT_FOR: dict[Outcome, int] = {
-    Outcome.DECIDED: EXIT_DECIDED,
-    Outcome.ALREADY_DECIDED: EXIT_ALREADY_DECIDED,
-    Outcome.EXPIRED: EXIT_TOO_LATE,
-    Outcome.TASK_GONE: EXIT_TOO_LATE,
-    Outcome.NOT_FOUND: EXIT_NO_PENDING,
-}
 _EXIT_CODES_HELP = """
 \b
 Exit codes:
@@ -68,8 +51,22 @@ def default_decider() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def exit_code_for(outcome: Outcome) -> int:
+    from cfcd_common.approvals import Outcome
+
+    return {
+        Outcome.DECIDED: EXIT_DECIDED,
+        Outcome.ALREADY_DECIDED: EXIT_ALREADY_DECIDED,
+        Outcome.EXPIRED: EXIT_TOO_LATE,
+        Outcome.TASK_GONE: EXIT_TOO_LATE,
+        Outcome.NOT_FOUND: EXIT_NO_PENDING,
+    }[outcome]
+
+
 def latest_approval(table: Table, execution_arn: str) -> ApprovalRequest | None:
     """The newest approval record of an execution, whatever its status (read only, to explain)."""
+    from cfcd_common.approvals import APPROVAL_KEY_PREFIX, EXECUTION_INDEX, ApprovalRequest
+
     items = table.query(
         IndexName=EXECUTION_INDEX,
         KeyConditionExpression="executionArn = :arn",
@@ -84,6 +81,8 @@ def latest_approval(table: Table, execution_arn: str) -> ApprovalRequest | None:
 
 
 def _explain_nothing_pending(table: Table, sfn: SFNClient, execution_arn: str) -> tuple[str, int]:
+    from cfcd_common.approvals import ApprovalStatus, Outcome, describe_refusal
+
     previous = latest_approval(table, execution_arn)
     if previous is not None and previous.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
         return describe_refusal(Outcome.ALREADY_DECIDED, previous), EXIT_ALREADY_DECIDED
@@ -101,6 +100,11 @@ def _explain_nothing_pending(table: Table, sfn: SFNClient, execution_arn: str) -
 
 def run_decision(action: Action, execution: str, comment: str, decided_by: str, target_kwargs: Any) -> int:
     """Find the pending approval of the execution and decide it; returns the exit code."""
+    # Imported here, not at start-up: boto3 and pydantic (`cfcd approve --help` stays fast).
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cfcd_common.approvals import Outcome, decide, find_pending
+
     target = target_from_kwargs(target_kwargs)
     execution_arn = target.execution_arn(execution)
     regional = target.for_arn(execution_arn)
@@ -125,7 +129,7 @@ def run_decision(action: Action, execution: str, comment: str, decided_by: str, 
     except (ClientError, BotoCoreError) as error:
         raise click.ClickException(f"cannot {action} {execution_arn}: {error}") from error
     click.echo(decision.message, err=decision.outcome is not Outcome.DECIDED)
-    return _EXIT_FOR[decision.outcome]
+    return exit_code_for(decision.outcome)
 
 
 def _decision_command(action: Action, summary: str) -> click.Command:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from cfcd.cli.local_extra import local_extra_required
+
 DEFAULT_STATE_DIR = Path(".cfcd") / "demo"
 LOG_FILE = "demo.log"
 
@@ -46,9 +48,8 @@ def demo_command(state_dir: Path, template: Path, propagation_seconds: float) ->
     logging.basicConfig(
         filename=state_dir / LOG_FILE, level=logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
-    # Imported here: cfcd.demo builds on the CLI's modules (deploy, target, mail), which this
-    # package imports at start-up.
-    from cfcd.demo import run_demo
+    with local_extra_required("cfcd demo"):
+        from cfcd.demo import run_demo
 
     click.get_current_context().exit(run_demo(state_dir, template, propagation_seconds))
 

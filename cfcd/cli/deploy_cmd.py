@@ -3,60 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
-import secrets
-import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import ValidationError
 
-from cfcd.cli.status_cmd import DEFAULT_FOLLOW_TIMEOUT, exit_code_for, show_execution
-from cfcd.cli.target import target_from_kwargs, target_options
-from cfcd_common.cloudfront import deep_merge
-from cfcd_common.models import DeploymentInput, describe_errors
+from cfcd.cli.options import target_from_kwargs, target_options
+from cfcd.cli.status_cmd import DEFAULT_FOLLOW_TIMEOUT
 
-EXIT_INVALID_INPUT = 2  # the same code click uses for a bad command line: nothing was started
-EXIT_NOT_SUCCEEDED = 1
 DEFAULT_STICKINESS = {"idleTtl": 300, "maximumTtl": 600}
-# Step Functions execution names: 1-80 characters out of these.
-_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
-
-
-class InvalidInputError(click.ClickException):
-    """The release input breaks the contract; exits 2 like a usage error."""
-
-    exit_code = EXIT_INVALID_INPUT
-
-
-def execution_name(distribution_id: str, now: datetime | None = None) -> str:
-    """`<distribution>-<UTC timestamp>-<random>`: unique, sortable, and says what it releases.
-
-    Always explicit: moto names every unnamed execution `None` (DESIGN §3).
-    """
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    prefix = re.sub(r"[^A-Za-z0-9_-]", "", distribution_id)[:56] or "release"
-    return f"{prefix}-{stamp}-{secrets.token_hex(3)}"
-
-
-def read_input_file(path: str) -> dict[str, Any]:
-    try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text()
-    except OSError as error:
-        raise InvalidInputError(f"cannot read {path}: {error.strerror or error}") from error
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise InvalidInputError(
-            f"{path} is not JSON: {error.msg} at line {error.lineno} column {error.colno}"
-        ) from error
-    if not isinstance(data, dict):
-        raise InvalidInputError(f"{path}: the input must be a JSON object")
-    return data
 
 
 def _parse_pair(pair: str, option: str, usage: str) -> tuple[str, str]:
@@ -70,7 +26,7 @@ def _read_text(path: str, option: str) -> str:
     try:
         return Path(path).read_text()
     except OSError as error:
-        raise InvalidInputError(f"{option} {path}: {error.strerror or error}") from error
+        raise click.BadParameter(error.strerror or str(error), param_hint=f"{option} {path}") from error
 
 
 def input_from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
@@ -133,22 +89,10 @@ def input_from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def build_input(input_file: str | None, flags: Mapping[str, Any]) -> dict[str, Any]:
-    """The file (if any) with the flags on top; `traffic` is replaced whole, never mixed."""
-    base = read_input_file(input_file) if input_file else {}
-    overlay = input_from_flags(flags)
-    merged = deep_merge(base, {k: v for k, v in overlay.items() if k != "traffic"})
-    if "traffic" in overlay:
-        merged["traffic"] = overlay["traffic"]
-    return merged
+    """The file (if any) with the flags on top."""
+    from cfcd.client.release_input import merge_input, read_input_file
 
-
-def validate_input(data: Mapping[str, Any]) -> DeploymentInput:
-    """The same model ValidateInput uses; every broken rule is reported, nothing is started."""
-    try:
-        return DeploymentInput.model_validate(data)
-    except ValidationError as error:
-        problems = "\n".join(f"  {line}" for line in describe_errors(error).split("; "))
-        raise InvalidInputError(f"the release input is invalid:\n{problems}") from None
+    return merge_input(read_input_file(input_file) if input_file else {}, input_from_flags(flags))
 
 
 @click.command("deploy")
@@ -252,9 +196,15 @@ def deploy_command(
       2  bad command line or invalid input (nothing was started)
       3  --wait stopped at --timeout while the release still runs
     """
+    # Imported here, not at start-up: pydantic models and boto3 (`cfcd deploy --help` stays fast).
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cfcd.cli.watch import exit_code_for, show_execution
+    from cfcd.client.release_input import EXECUTION_NAME, InvalidInputError, execution_name, validate_input
+
     data = build_input(input_file, flags)
     release = validate_input(data)
-    if name is not None and not _NAME.match(name):
+    if name is not None and not EXECUTION_NAME.match(name):
         raise InvalidInputError(f"--name {name!r}: 1-80 characters of letters, digits, '-' and '_'")
     if dry_run:
         click.echo(json.dumps(data, indent=2))

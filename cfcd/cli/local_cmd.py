@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -12,9 +13,9 @@ from types import FrameType
 
 import click
 
-from cfcd.local.cloud import LOCAL_JSON, PID_FILE, LocalCloud, describe
+from cfcd.cli.local_extra import local_extra_required
+from cfcd.client.local_state import DEFAULT_STATE_DIR, read_local_state, value_at, wait_for_local_state
 
-DEFAULT_STATE_DIR = ".cfcd"
 DOWN_TIMEOUT_SECONDS = 30.0
 
 
@@ -78,6 +79,9 @@ def up(
     state_dir: Path,
 ) -> None:
     """Start the local cloud, deploy the template and run until interrupted (Ctrl-C or SIGTERM)."""
+    with local_extra_required("cfcd local up"):
+        from cfcd.local.cloud import LOCAL_JSON, LocalCloud, describe
+
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
@@ -96,6 +100,7 @@ def up(
         aws_port=port,
         edge_port=edge_port,
         parameter_overrides=_parse_overrides(parameters),
+        prewarm_workers=True,
     )
     try:
         info = cloud.start()
@@ -115,6 +120,9 @@ def up(
 @local.command("down")
 def down(state_dir: Path) -> None:
     """Stop the local cloud started with this state dir."""
+    with local_extra_required("cfcd local down"):
+        from cfcd.local.cloud import LOCAL_JSON, PID_FILE
+
     pid_file = state_dir / PID_FILE
     try:
         pid = int(pid_file.read_text().strip())
@@ -135,5 +143,23 @@ def down(state_dir: Path) -> None:
     click.echo(f"local cloud (pid {pid}) stopped")
 
 
-for _command in (up, down):
+@local.command("info")
+@click.argument("key", required=False)
+@click.option(
+    "--wait",
+    "wait_seconds",
+    type=click.FloatRange(min=0),
+    default=0,
+    metavar="SECONDS",
+    help="Wait up to SECONDS for the local cloud to come up (for scripts that just started it).",
+)
+def info(key: str | None, wait_seconds: float, state_dir: Path) -> None:
+    """Print the running local cloud's endpoints and names (its local.json), or only the value at
+    KEY, e.g. `cfcd local info site.primaryDistributionId`."""
+    state = wait_for_local_state(state_dir, wait_seconds) if wait_seconds else read_local_state(state_dir)
+    value = state if key is None else value_at(state, key)
+    click.echo(value if isinstance(value, str) else json.dumps(value, indent=2))
+
+
+for _command in (up, down, info):
     _command.params.append(_state_dir_option())

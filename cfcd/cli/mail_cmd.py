@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from cfcd.cli.target import state_dir_from
-from cfcd.local.mail import MailSummary, list_mail, read_mail
+from cfcd.client.local_state import state_dir_from
 
-_LINK = re.compile(r"https?://[^\s\"'<>)\]]+")
-
-
-def approval_base_url(state_dir: Path) -> str | None:
-    try:
-        state = json.loads((state_dir / "local.json").read_text())
-    except (OSError, ValueError):
-        return None
-    base = state.get("approvalBaseUrl") if isinstance(state, dict) else None
-    return base if isinstance(base, str) else None
-
-
-def main_link(text: str | None, html: str | None, preferred_base: str | None) -> str | None:
-    """The link a reader wants: the first under the approval URL, else the first at all."""
-    links = _LINK.findall(text or "") or _LINK.findall(html or "")
-    if preferred_base:
-        preferred = [link for link in links if link.startswith(preferred_base.rstrip("/"))]
-        if preferred:
-            return str(preferred[0])
-    return str(links[0]) if links else None
+if TYPE_CHECKING:
+    from cfcd.local.mail import MailSummary
 
 
 def _pick(mails: list[MailSummary], number: int) -> MailSummary:
@@ -62,6 +41,9 @@ def mail_command(open_number: int | None, html: bool, state_dir: str | None) -> 
 
     Only the local cloud captures mail (`cfcd local up`); on AWS the mail goes to its recipients.
     """
+    from cfcd.client.mail_links import approval_base_url, links, main_link
+    from cfcd.local.mail import list_mail, read_mail  # stdlib and pydantic: no local cloud needed
+
     directory = state_dir_from(state_dir, os.environ)
     mails = list_mail(directory)
     base = approval_base_url(directory)
@@ -75,9 +57,9 @@ def mail_command(open_number: int | None, html: bool, state_dir: str | None) -> 
         )
         click.echo(f"File: {mail.path}\n")
         click.echo((html_body if html else text) or "(no such part)")
-        links = _LINK.findall(text or "") or _LINK.findall(html_body or "")
-        if links:
-            click.echo("\nLinks:\n" + "\n".join(f"  {link}" for link in dict.fromkeys(links)))
+        found = links(text, html_body)
+        if found:
+            click.echo("\nLinks:\n" + "\n".join(f"  {link}" for link in dict.fromkeys(found)))
         return
     if not mails:
         click.echo(f"No captured mail in {directory / 'mail'}.")

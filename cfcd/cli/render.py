@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from cfcd.cli.execution_view import ExecutionView, StepStatus, StepView
+from cfcd.client.execution_view import ExecutionView, StepStatus, StepView
 from cfcd_common.formatting import format_duration
 
 _MARKS: dict[StepStatus, tuple[str, str | None]] = {

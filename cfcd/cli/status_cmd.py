@@ -2,144 +2,14 @@
 
 from __future__ import annotations
 
-import io
-import json
 import sys
-import time
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any
 
 import click
-from botocore.exceptions import BotoCoreError, ClientError
 
-from cfcd.cli.execution_view import ExecutionView, build_view
-from cfcd.cli.render import render, render_lines
-from cfcd.cli.target import Target, target_from_kwargs, target_options
+from cfcd.cli.options import target_from_kwargs, target_options
 
-if TYPE_CHECKING:
-    from mypy_boto3_stepfunctions import SFNClient
-
-EXIT_SUCCEEDED = 0
-EXIT_NOT_SUCCEEDED = 1
-EXIT_STILL_RUNNING = 3  # --follow gave up at --timeout while the release still runs
 DEFAULT_FOLLOW_TIMEOUT = 3 * 24 * 3600  # longer than the default approval timeout (a day)
-
-
-class ExecutionSource:
-    """Reads one execution; the definition is fetched once (it does not change mid-run)."""
-
-    def __init__(self, sfn: SFNClient, execution_arn: str, console_url: str | None) -> None:
-        self._sfn = sfn
-        self._arn = execution_arn
-        self._console_url = console_url
-        self._definition: dict[str, Any] | None = None
-
-    def _events(self) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {"executionArn": self._arn, "maxResults": 1000}
-        while True:
-            page = self._sfn.get_execution_history(**kwargs)
-            yield from (dict(event) for event in page["events"])
-            if not page.get("nextToken"):
-                return
-            kwargs["nextToken"] = page["nextToken"]
-
-    def view(self) -> ExecutionView:
-        if self._definition is None:
-            described = self._sfn.describe_state_machine_for_execution(executionArn=self._arn)
-            self._definition = json.loads(described["definition"])
-        execution = dict(self._sfn.describe_execution(executionArn=self._arn))
-        return build_view(self._definition, execution, self._events(), self._console_url)
-
-
-def newest_execution(sfn: SFNClient, state_machine_arn: str) -> str:
-    executions = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=100)["executions"]
-    if not executions:
-        raise click.ClickException(f"no executions of {state_machine_arn} yet: start one with `cfcd deploy`")
-    return max(executions, key=lambda execution: execution["startDate"])["executionArn"]
-
-
-def _change_key(view: ExecutionView) -> tuple[Any, ...]:
-    return (view.status, tuple((s.status, s.visits, s.attempts) for s in view.steps))
-
-
-def watch(
-    source: Callable[[], ExecutionView],
-    *,
-    follow: bool,
-    live: bool,
-    interval: float,
-    timeout: float,
-    out: TextIO,
-    colour: bool,
-) -> ExecutionView:
-    """Show the execution once or until it ends.
-
-    ``live`` redraws in place (a terminal); otherwise a new block is printed only when a state
-    changes, so logs stay readable.
-    """
-    deadline = time.monotonic() + timeout
-    drawn_lines = 0
-    last_key: tuple[Any, ...] | None = None
-    while True:
-        view = source()
-        if live:
-            if drawn_lines:
-                out.write(f"\x1b[{drawn_lines}F\x1b[J")  # back to the block's first line, clear below
-            lines = render_lines(view, colour=colour)
-            out.write("\n".join(lines) + "\n")
-            drawn_lines = len(lines)
-        elif _change_key(view) != last_key:
-            out.write(("\n" if last_key is not None else "") + render(view, colour=colour) + "\n")
-        out.flush()
-        last_key = _change_key(view)
-        if not follow or view.finished or time.monotonic() >= deadline:
-            return view
-        time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-
-
-def show_execution(
-    target: Target,
-    execution_arn: str,
-    *,
-    follow: bool,
-    as_json: bool,
-    interval: float,
-    timeout: float,
-) -> ExecutionView:
-    """Shared by `status` and `deploy --wait`."""
-    local_target = target.for_arn(execution_arn)
-    source = ExecutionSource(local_target.sfn(), execution_arn, target.console_url(execution_arn))
-    try:
-        if as_json:
-            view = watch(
-                source.view,
-                follow=follow,
-                live=False,
-                interval=interval,
-                timeout=timeout,
-                out=io.StringIO(),
-                colour=False,
-            )
-            click.echo(view.model_dump_json(indent=2))
-            return view
-        is_tty = sys.stdout.isatty()
-        return watch(
-            source.view,
-            follow=follow,
-            live=is_tty and follow,
-            interval=interval,
-            timeout=timeout,
-            out=sys.stdout,
-            colour=is_tty,
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise click.ClickException(f"cannot read execution {execution_arn}: {error}") from error
-
-
-def exit_code_for(view: ExecutionView) -> int:
-    if view.status == "SUCCEEDED":
-        return EXIT_SUCCEEDED
-    return EXIT_NOT_SUCCEEDED if view.finished else EXIT_STILL_RUNNING
 
 
 @click.command("status")
@@ -148,6 +18,11 @@ def exit_code_for(view: ExecutionView) -> int:
     "--follow/--no-follow",
     default=None,
     help="Refresh until the execution ends (default: on when stdout is a terminal).",
+)
+@click.option(
+    "--until-waiting",
+    is_flag=True,
+    help="Follow until the release waits for a decision (⏸) or ends; exit 0 when it waits.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the view as JSON (for scripts).")
 @click.option(
@@ -169,6 +44,7 @@ def exit_code_for(view: ExecutionView) -> int:
 def status_command(
     execution: str | None,
     follow: bool | None,
+    until_waiting: bool,
     as_json: bool,
     interval: float | None,
     timeout: float,
@@ -181,16 +57,19 @@ def status_command(
 
     \b
     Exit codes:
-      0  shown (with --follow: the release SUCCEEDED)
+      0  shown (with --follow: the release SUCCEEDED; with --until-waiting: it waits)
       1  error, or with --follow: the release FAILED, TIMED_OUT or was ABORTED
       3  --follow stopped at --timeout while the release still runs
     """
+    # Imported here, not at start-up: boto3 and pydantic (`cfcd status --help` stays fast).
+    from cfcd.cli.watch import exit_code_for, newest_execution, show_execution
+
     target = target_from_kwargs(target_kwargs)
     if execution is None:
         execution_arn = newest_execution(target.sfn(), target.require_state_machine())
     else:
         execution_arn = target.execution_arn(execution)
-    following = (sys.stdout.isatty() and not as_json) if follow is None else follow
+    following = until_waiting or ((sys.stdout.isatty() and not as_json) if follow is None else follow)
     view = show_execution(
         target,
         execution_arn,
@@ -198,9 +77,10 @@ def status_command(
         as_json=as_json,
         interval=interval or (3.0 if target.is_aws else 1.0),
         timeout=timeout,
+        until_waiting=until_waiting,
     )
     if following:
-        click.get_current_context().exit(exit_code_for(view))
+        click.get_current_context().exit(exit_code_for(view, until_waiting))
 
 
 def register(group: click.Group) -> None:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
-from cfcd.cli.mail_cmd import approval_base_url, main_link
+from cfcd.client.mail_links import approval_base_url, main_link
 from cfcd.local.mail import MailSummary, list_mail, read_mail
 
 TIMEOUT_SECONDS = 10.0

@@ -2,7 +2,7 @@
 
 The demo makes its own cloud; the e2e tests hand in the session's shared one with a fresh site.
 Everything the CLI resolves (state machine, table) comes from ``<state-dir>/local.json`` through
-the CLI's own :func:`cfcd.cli.target.resolve_target`, so the demo talks to AWS like ``cfcd`` does.
+the client's :func:`cfcd.client.target.resolve_target`, so the demo talks to AWS like ``cfcd`` does.
 """
 
 from __future__ import annotations
@@ -13,10 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
-from cfcd.cli.deploy_cmd import execution_name, validate_input
-from cfcd.cli.target import LOCAL_CREDENTIALS, Target, resolve_target
+from cfcd.client.release_input import execution_name, validate_input
+from cfcd.client.target import Target, resolve_target
 from cfcd.demo.progress import ExecutionFollower
 from cfcd.demo.report import Report
 from cfcd.demo.viewer import Site
@@ -65,13 +63,7 @@ class DemoContext:
 
     @cached_property
     def cloudfront(self) -> CloudFrontClient:
-        return boto3.client(
-            "cloudfront",
-            endpoint_url=self.info.aws_endpoint,
-            region_name=self.target.region,
-            aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
-            aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
-        )
+        return self.target.cloudfront()
 
     @property
     def viewers(self) -> Site:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cfcd.cli.execution_view import CALLBACK_SUFFIX
+from cfcd.client.execution_view import CALLBACK_SUFFIX, execution_history, readable_cause
 from cfcd.demo.report import POLL_SECONDS, QUIET_SECONDS, Report
 
 if TYPE_CHECKING:
@@ -24,18 +24,6 @@ _FAILURES = {
     "LambdaFunctionFailed": "lambdaFunctionFailedEventDetails",
     "TaskTimedOut": "taskTimedOutEventDetails",
 }
-
-
-def readable_cause(cause: str | None) -> str:
-    """A Lambda error cause is JSON; its errorMessage is what a person wants to read."""
-    if not cause:
-        return ""
-    try:
-        parsed = json.loads(cause)
-    except ValueError:
-        return cause
-    message = parsed.get("errorMessage") if isinstance(parsed, dict) else None
-    return message if isinstance(message, str) else cause
 
 
 def what_it_saw(output: str | None) -> str | None:
@@ -69,20 +57,10 @@ class ExecutionFollower:
         self._visits: Counter[str] = Counter()
         self.current_state = ""
 
-    def _events(self) -> list[dict[str, Any]]:
-        events: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"executionArn": self._arn, "maxResults": 1000}
-        while True:
-            page = self._sfn.get_execution_history(**kwargs)
-            events += [dict(event) for event in page["events"]]
-            if not page.get("nextToken"):
-                return events
-            kwargs["nextToken"] = page["nextToken"]
-
     def poll(self) -> dict[str, Any]:
         """Print what happened since the last poll; return DescribeExecution."""
         description = dict(self._sfn.describe_execution(executionArn=self._arn))
-        events = self._events()
+        events = execution_history(self._sfn, self._arn)
         for event in events[self._seen :]:
             self._show(event)
         self._seen = len(events)
@@ -108,7 +86,7 @@ class ExecutionFollower:
                 self._report.progress(f"{self.current_state}: {seen}")
         elif kind in _FAILURES:
             details = event.get(_FAILURES[kind], {})
-            cause = readable_cause(details.get("cause"))[:300]
+            cause = (readable_cause(details.get("cause")) or "")[:300]
             self._report.progress(
                 f"{self.current_state} failed: {details.get('error')}" + (f": {cause}" if cause else "")
             )
@@ -130,7 +108,7 @@ class ExecutionFollower:
                 self._report.fail(
                     what,
                     f"the execution ended first: {description['status']} {description.get('error', '')}: "
-                    f"{readable_cause(description.get('cause'))[:500]}",
+                    f"{(readable_cause(description.get('cause')) or '')[:500]}",
                 )
             now = time.monotonic()
             if now - started > timeout:

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from cfcd.client.execution_view import readable_cause
 from cfcd.demo.approval import (
     ApprovalMail,
     Page,
@@ -21,7 +22,6 @@ from cfcd.demo.approval import (
     submit_decision,
 )
 from cfcd.demo.context import DemoContext, Release, origin_path
-from cfcd.demo.progress import readable_cause
 from cfcd.demo.viewer import STAGING_HEADER, STAGING_HEADER_VALUE, Answer, StickyViewer, cookie_pair, shares
 from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, Outcome, decide, find_pending, get_request
 from cfcd_common.locks import lock_key

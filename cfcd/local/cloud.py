@@ -65,6 +65,8 @@ class LocalCloud:
     region: str = DEFAULT_REGION
     parameter_overrides: dict[str, str] = field(default_factory=dict)
     max_workers_per_function: int = lambda_runtime.DEFAULT_MAX_WORKERS_PER_FUNCTION
+    # Start one worker per function before local.json is written (`cfcd local up`).
+    prewarm_workers: bool = False
     # Added to every function's environment, e.g. AWS_ENDPOINT_URL_SFN for Step Functions Local.
     extra_lambda_environment: dict[str, str] = field(default_factory=dict)
 
@@ -113,6 +115,8 @@ class LocalCloud:
             deployer = Deployer(self._aws.url, self._runtime, self._urls, self.region)
             self.deployment = deployer.deploy(self.template_path, self.parameter_overrides)
             outputs = self.deployment.outputs
+            if self.prewarm_workers:
+                self._runtime.prewarm()
         site = seed_site(self._aws.url, self.region) if self.seed else None
         return LocalCloudInfo(
             aws_endpoint=self._aws.url,

@@ -232,6 +232,12 @@ class _FunctionPool:
             self._condition.notify()
         worker.kill()  # a timed-out or crashed sandbox is never reused
 
+    def prewarm(self) -> None:
+        """Start one worker now instead of on the first invoke (an init error is left for that invoke)."""
+        worker = self._acquire()
+        if isinstance(worker, _Worker):
+            self._release(worker, healthy=True)
+
     def close(self) -> None:
         with self._condition:
             self._closed = True
@@ -317,6 +323,17 @@ class LambdaRuntime:
         if pool is None:
             raise KeyError(f"function {name} is not registered with the local runtime")
         return pool.invoke(payload)
+
+    def prewarm(self) -> None:
+        """One warm worker per function, started side by side: a first release then meets no cold
+        worker (`cfcd local up`; on AWS a cold function pays its init instead)."""
+        with self._lock:
+            pools = list(self._pools.values())
+        starters = [threading.Thread(target=pool.prewarm, daemon=True) for pool in pools]
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join()
 
     def stop(self) -> None:
         with self._lock:

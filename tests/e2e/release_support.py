@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cfcd.cli.deploy_cmd import validate_input
+from cfcd.client.release_input import validate_input
 from cfcd.demo.viewer import Answer, Site
 from cfcd.local.seed import SeededSite, seed_site
 from cfcd_common.approvals import Action, ApprovalRequest, Decision, decide, find_pending

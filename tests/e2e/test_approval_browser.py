@@ -1,11 +1,12 @@
 """The emailed approval link in a real browser, on the local cloud.
 
 A header release waits for approval; the test reads the captured approval email (``.eml``), opens
-its link in headless Chromium (Debian's ``/usr/bin/chromium`` driven by Playwright, the page served
-by the approval function's local Function URL), decides with the page's form and follows the
-execution to its end. Screenshots go to ``tests/artifacts/``: ``approval-page.png`` (the page as
-emailed), ``approval-decided.png`` (after Approve), ``approval-already-decided.png`` (the link
-opened again) and ``approval-forged.png`` (a tampered link).
+its link in headless Chromium (the first of :data:`CHROMIUM_NAMES` on ``PATH``, driven by
+Playwright, the page served by the approval function's local Function URL), decides with the
+page's form and follows the execution to its end. Screenshots go to ``tests/artifacts/``:
+``approval-page.png`` (the page as emailed), ``approval-decided.png`` (after Approve),
+``approval-already-decided.png`` (the link opened again) and ``approval-forged.png`` (a tampered
+link).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +39,8 @@ from tests.statemachine.test_release import (
 pytestmark = pytest.mark.e2e
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's package, Ubuntu's and Google's: whichever `make browser` or the machine provides.
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # Headless, offline, quiet: no first-run UI, no background downloads or updates, no QUIC probes.
 CHROMIUM_ARGS = [
     "--headless",
@@ -131,10 +134,11 @@ def site(cloud: LocalCloudHandle) -> SeededSite:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (Debian's chromium package)")
+    chromium = next(filter(None, map(shutil.which, CHROMIUM_NAMES)), None)
+    if chromium is None:
+        pytest.fail(f"none of {', '.join(CHROMIUM_NAMES)} on PATH: run `sudo make browser`")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

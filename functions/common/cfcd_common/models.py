@@ -133,7 +133,7 @@ class ProbeExpect(ContractModel):
 
 
 class Probe(ContractModel):
-    path: Annotated[str, Field(min_length=1, max_length=2048)]
+    path: Annotated[str, Field(min_length=1, max_length=2048)] = "/"
     expect: ProbeExpect
     # Requests per probe in weight mode, each without the stickiness cookie.
     samples: Annotated[int, Field(ge=1, le=100)] = 20

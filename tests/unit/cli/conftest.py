@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from cfcd.cli import decide_cmd, deploy_cmd, history_cmd, mail_cmd, status_cmd
+from cfcd.cli import CfcdGroup, decide_cmd, deploy_cmd, history_cmd, mail_cmd, status_cmd
 from tests.unit.approval_support import create_table, use_fake_aws
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-test"
@@ -142,7 +142,7 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeAw
 def cli() -> click.Group:
     """The commands of this package on a group of their own (the real `main` is assembled in
     cfcd/cli/__init__.py from the same register functions)."""
-    group = click.Group("cfcd")
+    group = CfcdGroup("cfcd")
     for module in (deploy_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd):
         module.register(group)
     return group

@@ -11,7 +11,8 @@ import pytest
 from botocore.stub import Stubber
 from click.testing import CliRunner
 
-from cfcd.cli import cleanup_cmd
+from cfcd.cli import CfcdGroup, cleanup_cmd
+from cfcd.client.target import Target
 from cfcd_common.locks import acquire_lock, lock_key
 from tests.unit.cli.conftest import FakeAws, failing_definition
 from tests.unit.cloudfront_stubs import (
@@ -37,7 +38,7 @@ LONG_WAIT = {
 
 @pytest.fixture
 def cli() -> click.Group:
-    group = click.Group("cfcd")
+    group = CfcdGroup("cfcd")
     cleanup_cmd.register(group)
     return group
 
@@ -47,7 +48,7 @@ def cloudfront(fake_aws: FakeAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     """CloudFront behind a Stubber (moto has no continuous deployment policies); nothing queued
     means any call fails the test."""
     client, stubber = stubbed_cloudfront()
-    monkeypatch.setattr(cleanup_cmd, "_cloudfront", lambda target: client)
+    monkeypatch.setattr(Target, "cloudfront", lambda target: client)
     with stubber:
         yield stubber
         stubber.assert_no_pending_responses()

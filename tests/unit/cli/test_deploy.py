@@ -11,7 +11,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from cfcd.cli.deploy_cmd import build_input, execution_name, validate_input
+from cfcd.cli.deploy_cmd import build_input
+from cfcd.client.release_input import execution_name, validate_input
 from tests.unit.cli.conftest import VALID_INPUT, FakeAws, failing_definition, passing_definition, write_input
 
 pytestmark = pytest.mark.unit
@@ -124,6 +125,19 @@ def test_flags_build_the_same_input_as_the_file() -> None:
 
     # Then it is the contract's document
     assert built == VALID_INPUT
+
+
+def test_a_release_without_probe_path_probes_the_root(cli: click.Group, runner: CliRunner) -> None:
+    # Given the README's quick start flags: no --probe-path
+    args = ["deploy", "--distribution-id", "E2QWRUHAPOMQZL", "--origin-path", "/2.0.0"]
+    args += ["--header", "aws-cf-cd-env=staging", "--expect-text", "v2 App", "--poll-seconds", "1"]
+
+    # When they are checked (nothing is started)
+    result = runner.invoke(cli, [*args, "--dry-run"])
+
+    # Then the input is valid and the probe asks for /
+    assert result.exit_code == 0, result.output
+    assert validate_input(json.loads(result.stdout)).probe.path == "/"
 
 
 def test_flags_override_the_file_and_replace_traffic_whole(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from cfcd.cli.execution_view import ExecutionView, StepStatus, build_view
 from cfcd.cli.render import render
-from cfcd.cli.status_cmd import watch
+from cfcd.cli.watch import watch
+from cfcd.client.execution_view import ExecutionView, StepStatus, build_view
 from cfcd_common.formatting import format_duration
 from tests.unit.cli.conftest import FIXTURES
 

@@ -93,6 +93,35 @@ def test_follow_gives_up_at_the_timeout_with_exit_3(
     assert "waiting for approval" in result.stdout
 
 
+def test_until_waiting_follows_until_the_release_asks_for_a_decision(
+    fake_aws: FakeAws, cli: click.Group, runner: CliRunner
+) -> None:
+    # Given a release on its way to its callback task
+    queue = fake_aws.sqs.create_queue(QueueName="approvals")["QueueUrl"]
+    machine = fake_aws.state_machine("cfcd", approval_definition(queue))
+    arn = start(fake_aws, machine, "release-1")
+
+    # When status follows it until it waits
+    result = runner.invoke(cli, ["status", arn, "--until-waiting", "--interval", "0.2", "--timeout", "10"])
+
+    # Then it stops there with exit 0, the release still running
+    assert result.exit_code == 0, result.output
+    assert "⏸ RequestApproval" in result.stdout
+    assert fake_aws.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+
+
+def test_until_waiting_reports_a_release_that_failed_first(
+    fake_aws: FakeAws, cli: click.Group, runner: CliRunner
+) -> None:
+    machine = fake_aws.state_machine("cfcd", failing_definition())
+    arn = start(fake_aws, machine, "doomed")
+
+    result = runner.invoke(cli, ["status", arn, "--until-waiting", "--interval", "0.2", "--timeout", "10"])
+
+    assert result.exit_code == 1, result.output
+    assert "✗ ProbeFailedHere" in result.stdout
+
+
 def test_no_executions_yet_is_explained(fake_aws: FakeAws, cli: click.Group, runner: CliRunner) -> None:
     machine = fake_aws.state_machine("cfcd", passing_definition())
 

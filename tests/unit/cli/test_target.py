@@ -10,7 +10,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from cfcd.cli.target import TargetError, discover_table_name, resolve_target
+from cfcd.client.local_state import LocalStateError
+from cfcd.client.target import TargetError, discover_table_name, resolve_target
 from tests.unit.cli.conftest import ROLE_ARN, FakeAws
 
 pytestmark = pytest.mark.unit
@@ -127,7 +128,7 @@ def test_without_a_state_machine_the_error_says_what_to_pass(tmp_path: Path) -> 
 def test_a_broken_local_json_is_reported(tmp_path: Path) -> None:
     (tmp_path / "local.json").write_text(json.dumps({"edgeEndpoint": "http://127.0.0.1:1"}))
 
-    with pytest.raises(TargetError, match="no 'awsEndpoint'"):
+    with pytest.raises(LocalStateError, match="no 'awsEndpoint'"):
         resolve_target(state_dir=str(tmp_path), environ={})
 
 

@@ -1,4 +1,4 @@
-"""Where the CLI talks to: which endpoint, region, state machine and table.
+"""Where cfcd talks to (the CLI and the demo alike): which endpoint, region, state machine and table.
 
 Resolution order (first match wins):
 
@@ -15,17 +15,20 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 
 import boto3
-import click
 from botocore.exceptions import BotoCoreError, ClientError
+
+from cfcd.client.errors import CfcdError
+from cfcd.client.local_state import LOCAL_JSON, read_local_state, state_dir_from
 
 if TYPE_CHECKING:  # boto3-stubs is a dev dependency: types only
     from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_lambda import LambdaClient
@@ -40,8 +43,8 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "t
 _ARN = re.compile(r"^arn:(?P<partition>[^:]+):states:(?P<region>[^:]+):(?P<account>\d+):(?P<kind>[^:]+):")
 
 
-class TargetError(click.ClickException):
-    """The CLI cannot tell where to talk to (exit code 1)."""
+class TargetError(CfcdError):
+    """The client cannot tell where to talk to (exit code 1)."""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,10 @@ class Target:
 
     def lambda_(self) -> LambdaClient:
         return boto3.client("lambda", **self._client_kwargs())
+
+    def cloudfront(self) -> CloudFrontClient:
+        # CloudFront is global; the target's endpoint and credentials still apply (the local cloud).
+        return boto3.client("cloudfront", **self._client_kwargs())
 
     def table(self) -> Table:
         """The cfcd table: named by the source, or found in the approval function's environment."""
@@ -145,11 +152,6 @@ def discover_table_name(target: Target) -> str:
     raise TargetError(f"the approval task of {state_machine} names no TABLE_NAME; pass --table-name")
 
 
-def state_dir_from(option: str | None, environ: Mapping[str, str]) -> Path:
-    """The local cloud's state directory: the option, ``$CFCD_STATE_DIR`` or ``.cfcd``."""
-    return Path(option or environ.get("CFCD_STATE_DIR") or ".cfcd")
-
-
 def _region_from(region: str | None, state_machine_arn: str | None, environ: Mapping[str, str]) -> str:
     if region:
         return region
@@ -189,16 +191,6 @@ def _from_stack(stack: str, base: Target) -> Target:
     )
 
 
-def _load_local_state(path: Path) -> dict[str, Any]:
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise TargetError(f"cannot read {path}: {error}") from error
-    if not isinstance(state, dict) or not isinstance(state.get("awsEndpoint"), str):
-        raise TargetError(f"{path} has no 'awsEndpoint': is the local cloud running (`cfcd local up`)?")
-    return state
-
-
 def resolve_target(
     *,
     stack: str | None = None,
@@ -214,7 +206,7 @@ def resolve_target(
     table_name = table_name or env.get("CFCD_TABLE_NAME") or None
     resolved_region = _region_from(region, state_machine_arn, env)
     endpoint = env.get("AWS_ENDPOINT_URL") or None
-    local_file = state_dir_from(state_dir, env) / "local.json"
+    local_dir = state_dir_from(state_dir, env)
 
     target: Target
     if stack:
@@ -222,16 +214,16 @@ def resolve_target(
             source="stack", description=f"stack {stack}", region=resolved_region, endpoint_url=endpoint
         )
         target = _from_stack(stack, base)
-    elif local_file.is_file():
-        state = _load_local_state(local_file)
+    elif (local_dir / LOCAL_JSON).is_file():
+        state = read_local_state(local_dir)
         target = Target(
             source="local",
-            description=str(local_file),
+            description=str(local_dir / LOCAL_JSON),
             region=region or env.get("AWS_DEFAULT_REGION") or env.get("AWS_REGION") or DEFAULT_REGION,
             endpoint_url=state["awsEndpoint"],
             state_machine_arn=state.get("stateMachineArn"),
             table_name=state.get("tableName"),
-            state_dir=local_file.parent,
+            state_dir=local_dir,
             local_state=state,
         )
     elif endpoint:
@@ -250,48 +242,3 @@ def resolve_target(
     if table_name:
         overrides["table_name"] = table_name
     return replace(target, **overrides) if overrides else target
-
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def target_options(command: F) -> F:
-    """The options every AWS-facing command shares; they land in ``**target_kwargs``."""
-    options = [
-        click.option("--stack", metavar="NAME", help="Use the state machine and table of this cfcd stack."),
-        click.option(
-            "--state-machine-arn",
-            metavar="ARN",
-            envvar="CFCD_STATE_MACHINE_ARN",
-            help="The cfcd state machine (default: from --stack or the local cloud).",
-        ),
-        click.option(
-            "--table-name",
-            metavar="NAME",
-            envvar="CFCD_TABLE_NAME",
-            help="The cfcd DynamoDB table (default: from --stack, the local cloud or the approval function).",
-        ),
-        click.option(
-            "--region", metavar="REGION", help="AWS region (default: from the ARN or the AWS config)."
-        ),
-        click.option(
-            "--state-dir",
-            metavar="DIR",
-            envvar="CFCD_STATE_DIR",
-            help="Local cloud state directory holding local.json (default: .cfcd).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def target_from_kwargs(kwargs: Mapping[str, Any]) -> Target:
-    """Build the target from the values of :func:`target_options`."""
-    return resolve_target(
-        stack=kwargs.get("stack"),
-        state_machine_arn=kwargs.get("state_machine_arn"),
-        table_name=kwargs.get("table_name"),
-        region=kwargs.get("region"),
-        state_dir=kwargs.get("state_dir"),
-    )

@@ -11,9 +11,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 # A task whose resource ends like this waits for someone to send its token back.
 CALLBACK_SUFFIX = ".waitForTaskToken"
@@ -82,7 +85,19 @@ def ordered_states(definition: Mapping[str, Any]) -> list[str]:
     return list(definition.get("States", {}))
 
 
-def _readable_cause(cause: str | None) -> str | None:
+def execution_history(sfn: SFNClient, execution_arn: str) -> list[dict[str, Any]]:
+    """Every event of an execution, oldest first (GetExecutionHistory, all pages)."""
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += [dict(event) for event in page["events"]]
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def readable_cause(cause: str | None) -> str | None:
     """A Lambda error cause is JSON; its errorMessage is what a human wants to read."""
     if not cause:
         return cause
@@ -145,7 +160,7 @@ def build_view(
             details = event.get(_EXECUTION_ENDS[kind], {})
             open_step.status = StepStatus.FAILED
             open_step.error = details.get("error") or open_step.error or kind.removeprefix("Execution")
-            open_step.cause = _readable_cause(details.get("cause")) or open_step.cause
+            open_step.cause = readable_cause(details.get("cause")) or open_step.cause
             open_step.ended = when
         elif kind == "ExecutionSucceeded" and open_step is not None:
             open_step.status, open_step.ended = StepStatus.DONE, when  # Succeed states may not log an exit
@@ -162,7 +177,7 @@ def build_view(
         started=execution["startDate"],
         stopped=execution.get("stopDate"),
         error=execution.get("error"),
-        cause=_readable_cause(execution.get("cause")),
+        cause=readable_cause(execution.get("cause")),
         steps=list(steps.values()),
         console_url=console_url,
     )
@@ -180,7 +195,7 @@ def _apply_task_event(step: StepView, kind: str, event: Mapping[str, Any]) -> No
         details = event.get(_TASK_FAILURES[kind], {})
         step.status = StepStatus.FAILED
         step.error = details.get("error") or kind
-        step.cause = _readable_cause(details.get("cause"))
+        step.cause = readable_cause(details.get("cause"))
 
 
 def waiting_steps(view: ExecutionView) -> Sequence[StepView]:
