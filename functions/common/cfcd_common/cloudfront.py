@@ -291,9 +291,15 @@ def detach_policy(cloudfront: CloudFrontClient, primary_id: str) -> None:
     update_distribution(cloudfront, primary_id, lambda config: {**config, "ContinuousDeploymentPolicyId": ""})
 
 
-# What a promotion leaves on the primary instead of taking it from the staging distribution.
+# What a promotion leaves on the primary instead of taking it from the staging distribution:
+# "The primary distribution retains its Aliases [...] and ContinuousDeploymentPolicyId value, but
+# otherwise its configuration is overwritten to match the staging distribution."
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistributionWithStagingConfig.html
+# CallerReference and Staging are the distribution's identity, never copied (known assumption:
+# the reference is silent; a CallerReference cannot be changed, a primary cannot become staging).
+# Everything else, ViewerCertificate included, comes from staging.
 PRIMARY_KEEPS_ON_PROMOTION = frozenset(
-    {"CallerReference", "Aliases", "ViewerCertificate", "ContinuousDeploymentPolicyId", "Staging"}
+    {"Aliases", "ContinuousDeploymentPolicyId", "CallerReference", "Staging"}
 )
 
 
