@@ -109,9 +109,10 @@ class Overrides(ContractModel):
     def _allowed_keys(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
         locked = sorted(set(config or {}) - UPDATABLE_WHILE_POLICY_ATTACHED)
         if locked:
+            allowed = ", ".join(sorted(UPDATABLE_WHILE_POLICY_ATTACHED))
             raise ValueError(
                 f"{', '.join(locked)} cannot be overridden: while a continuous deployment policy is "
-                f"attached CloudFront lets staging change only {', '.join(sorted(UPDATABLE_WHILE_POLICY_ATTACHED))}"
+                f"attached CloudFront lets staging change only {allowed}"
             )
         return config
 
