@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from cfcd_common.formatting import split_rollback_note
+
 # A task whose resource ends like this waits for someone to send its token back.
 CALLBACK_SUFFIX = ".waitForTaskToken"
 FINAL_EXECUTION_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
@@ -65,6 +67,7 @@ class ExecutionView(BaseModel):
     stopped: datetime | None = None
     error: str | None = None
     cause: str | None = None
+    rollback: str | None = None  # how a failed release's rollback ended, and when
     steps: list[StepView]
     console_url: str | None = None
 
@@ -84,6 +87,7 @@ def ordered_states(definition: Mapping[str, Any]) -> list[str]:
 
 def _readable_cause(cause: str | None) -> str | None:
     """A Lambda error cause is JSON; its errorMessage is what a human wants to read."""
+    cause, _ = split_rollback_note(cause)  # shown on a line of its own (ExecutionView.rollback)
     if not cause:
         return cause
     try:
@@ -163,6 +167,7 @@ def build_view(
         stopped=execution.get("stopDate"),
         error=execution.get("error"),
         cause=_readable_cause(execution.get("cause")),
+        rollback=split_rollback_note(execution.get("cause"))[1],
         steps=list(steps.values()),
         console_url=console_url,
     )
