@@ -21,7 +21,14 @@ from botocore.exceptions import ClientError
 
 from cfcd_common.aws import error_code, is_transient
 from cfcd_common.errors import InvalidInput, PromotionFailed
-from cfcd_common.models import HeaderTraffic, Overrides, Stickiness, Traffic, WeightTraffic
+from cfcd_common.models import (
+    UPDATABLE_WHILE_POLICY_ATTACHED,
+    HeaderTraffic,
+    Overrides,
+    Stickiness,
+    Traffic,
+    WeightTraffic,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -397,6 +404,19 @@ def detach_policy(cloudfront: CloudFrontClient, primary_id: str) -> None:
 PRIMARY_KEEPS_ON_PROMOTION = frozenset(
     {"Aliases", "ContinuousDeploymentPolicyId", "CallerReference", "Staging"}
 )
+
+
+def locked_differences(primary: Config, staging: Config) -> list[str]:
+    """Fields in which staging differs from the primary but may not: CloudFront refuses to change
+    them while a policy is attached (IllegalUpdate), and promotion would copy them onto the primary.
+    Only the fields listed in UPDATABLE_WHILE_POLICY_ATTACHED may differ, besides what the primary
+    keeps on promotion."""
+    free = UPDATABLE_WHILE_POLICY_ATTACHED | PRIMARY_KEEPS_ON_PROMOTION
+    return sorted(
+        key
+        for key in primary.keys() | staging.keys()
+        if key not in free and primary.get(key) != staging.get(key)
+    )
 
 
 def is_promoted(primary: Config, staging: Config) -> bool:
