@@ -31,6 +31,7 @@ from cfcd.local.seed import SeededSite, seed_site
 from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION
 from cfcd_common.errors import WORKFLOW_ERROR_NAMES
 from tests.conftest import LocalCloudHandle
+from tests.e2e.release_support import SEEDED_PRICE_CLASS
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 EXECUTION_DEADLINE_SECONDS = 90.0
@@ -146,6 +147,7 @@ def stack_input(site: SeededSite, template: str, release: str = "2.0.0", **chang
             "StaticResourceBucketName": site.bucket_name,
             "OriginAccessControlId": site.origin_access_control_id,
             "OriginPath": f"/{release}",
+            "PriceClass": SEEDED_PRICE_CLASS,
         },
     }
     document.pop("traffic", None)

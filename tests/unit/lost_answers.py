@@ -8,6 +8,7 @@ must end as if the call had succeeded once.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
@@ -64,3 +65,22 @@ def staging_distributions(cloudfront: Any) -> list[dict[str, Any]]:
 def policies(cloudfront: Any) -> list[dict[str, Any]]:
     listed = cloudfront.list_continuous_deployment_policies()["ContinuousDeploymentPolicyList"]
     return [item["ContinuousDeploymentPolicy"] for item in listed.get("Items", [])]
+
+
+def refuse_once(client: Any, operation: str, code: str, http_status: int) -> None:
+    """The next `operation` call of `client` is answered with error `code` without taking effect
+    (the service refused it: throttled, invalid), as a 4xx answer from AWS means."""
+    event = f"before-call.{client.meta.service_model.service_id.hyphenize()}.{operation}"
+    refused: list[bool] = []
+
+    def refuse(**_: Any) -> tuple[Any, dict[str, Any]] | None:
+        if refused:
+            return None
+        refused.append(True)
+        answer = {"Error": {"Code": code, "Message": f"{code} (refused by the test)"}}
+        return SimpleNamespace(status_code=http_status), {
+            **answer,
+            "ResponseMetadata": {"HTTPStatusCode": http_status},
+        }
+
+    client.meta.events.register(event, refuse)

@@ -31,6 +31,7 @@ from cfcd_common.approvals import (
 from cfcd_common.config_diff import diff_configs
 from tests.unit.approval_support import (
     TASK_TOKEN,
+    TIMED_OUT_EVENT,
     StepFunctionsSpy,
     create_table,
     store_request,
@@ -342,6 +343,7 @@ def test_a_task_that_no_longer_waits_is_recorded_as_timed_out(
     now = int(time.time())
     request = store_request(table, now=now)
     sfn.will_fail("send_task_success", error)
+    sfn.will_show_history(TIMED_OUT_EVENT)
 
     # When Alice approves it
     decision = approve(table, sfn, request.approval_id, now + 1)
@@ -353,7 +355,68 @@ def test_a_task_that_no_longer_waits_is_recorded_as_timed_out(
     assert stored.status is ApprovalStatus.TIMED_OUT and stored.decided_by == "Alice"
     # and a later attempt is answered the same way without calling Step Functions again
     assert approve(table, sfn, request.approval_id, now + 2).outcome is Outcome.TASK_GONE
-    assert len(sfn.calls) == 1
+    assert [name for name, _ in sfn.calls] == ["SendTaskSuccess", "GetExecutionHistory"]
+
+
+@pytest.mark.parametrize(
+    ("action", "operation", "closed"),
+    [
+        (
+            "approve",
+            "send_task_success",
+            lambda request: {
+                "type": "TaskSucceeded",
+                "taskSucceededEventDetails": {
+                    "resourceType": "lambda",
+                    "resource": "invoke.waitForTaskToken",
+                    "output": json.dumps(
+                        {"approvalId": request.approval_id, "decidedBy": "Alice", "comment": ""}
+                    ),
+                },
+            },
+        ),
+        (
+            "reject",
+            "send_task_failure",
+            lambda request: {
+                "type": "TaskFailed",
+                "taskFailedEventDetails": {
+                    "resourceType": "lambda",
+                    "resource": "invoke.waitForTaskToken",
+                    "error": "DeploymentRejected",
+                    "cause": "Rejected by Alice",
+                },
+            },
+        ),
+    ],
+)
+def test_a_decision_resent_after_its_answer_was_lost_is_recorded_as_decided(
+    table: Any, sfn: StepFunctionsSpy, action: str, operation: str, closed: Any
+) -> None:
+    # Given the decision reached the task but its answer was lost, so it was sent again (boto3's
+    # own retry, or the approver's) and Step Functions answers the repeat: the task is closed
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_fail(operation, "TaskTimedOut")
+    sfn.will_show_history(closed(request), {"type": "TaskStateEntered"})
+
+    # When the decision is made
+    decision = decide(
+        table,
+        sfn.client,
+        request.approval_id,
+        action,
+        decided_by="Alice",
+        comment="",
+        source_ip=None,
+        user_agent=None,
+        now=now + 1,
+    )
+
+    # Then it is recorded as the decision that closed the task, not as too late
+    assert decision.outcome is Outcome.DECIDED
+    stored = get_request(table, request.approval_id)
+    assert stored is not None and stored.action == action and stored.decided_by == "Alice"
 
 
 def test_a_throttled_send_gives_the_claim_back_so_the_approver_can_retry(
