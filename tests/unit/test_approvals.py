@@ -391,7 +391,7 @@ def test_a_task_that_no_longer_waits_is_recorded_as_timed_out(
     ],
 )
 def test_a_decision_resent_after_its_answer_was_lost_is_recorded_as_decided(
-    table: Any, sfn: StepFunctionsSpy, action: str, operation: str, closed: Any
+    table: Any, sfn: StepFunctionsSpy, action: Action, operation: str, closed: Any
 ) -> None:
     # Given the decision reached the task but its answer was lost, so it was sent again (boto3's
     # own retry, or the approver's) and Step Functions answers the repeat: the task is closed
