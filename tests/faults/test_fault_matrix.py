@@ -274,11 +274,13 @@ COPY_MODE_OPERATIONS = [
     ("sns", "Publish"),
     ("secretsmanager", "GetSecretValue"),
 ]
+# The stack makes its policy enabled: EnableContinuousDeployment finds it as wanted and writes
+# nothing (UpdateContinuousDeploymentPolicy is not called); CheckStack reads both configs.
 STACK_MODE_OPERATIONS = [
     ("cloudformation", "DescribeStacks"),
     ("cloudformation", "CreateStack"),
     ("cloudfront", "GetContinuousDeploymentPolicyConfig"),
-    ("cloudfront", "UpdateContinuousDeploymentPolicy"),
+    ("cloudfront", "GetDistributionConfig"),
     ("cloudfront", "GetDistribution"),
     ("cloudfront", "UpdateDistribution"),
     ("cloudfront", "UpdateDistributionWithStagingConfig"),
