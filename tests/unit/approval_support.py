@@ -103,11 +103,18 @@ def sample_summary(**changes: Any) -> ApprovalSummary:
     return summary.model_copy(update=changes)
 
 
+def new_approval_id() -> str:
+    """A valid approval id nobody stored (24 url-safe characters, like approval_id_for's)."""
+    return secrets.token_urlsafe(18)
+
+
 def store_request(
     table: Any, *, now: int, timeout_seconds: int = 3600, **summary_changes: Any
 ) -> ApprovalRequest:
+    """A PENDING request of EXECUTION_ARN, under a fresh id (tests may store several)."""
     return create_request(
         table,
+        approval_id=new_approval_id(),
         task_token=TASK_TOKEN,
         execution_arn=EXECUTION_ARN,
         timeout_seconds=timeout_seconds,

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from cfcd_common import task
-from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, csrf_token, new_approval_id, sign
+from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, csrf_token, sign
 from functions.approval import app
 from tests.unit.approval_support import (
     TASK_TOKEN,
@@ -23,6 +23,7 @@ from tests.unit.approval_support import (
     create_signing_secret,
     create_table,
     get_event,
+    new_approval_id,
     post_event,
     store_request,
     use_fake_aws,

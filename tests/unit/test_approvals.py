@@ -17,13 +17,13 @@ from cfcd_common.approvals import (
     ApprovalStatus,
     LinkCheck,
     Outcome,
+    approval_id_for,
     approval_link,
     csrf_token,
     decide,
     find_pending,
     get_request,
     load_signing_key,
-    new_approval_id,
     sign,
     verify,
     verify_csrf,
@@ -34,6 +34,7 @@ from tests.unit.approval_support import (
     TIMED_OUT_EVENT,
     StepFunctionsSpy,
     create_table,
+    new_approval_id,
     store_request,
     use_fake_aws,
 )
@@ -153,13 +154,17 @@ def test_the_link_carries_id_expiry_signature_and_an_unsigned_intent() -> None:
     )
 
 
-def test_approval_ids_are_random_and_url_safe() -> None:
-    # When many ids are made
-    ids = {new_approval_id() for _ in range(1000)}
+def test_an_approval_id_is_one_per_execution_url_safe_and_unguessable_without_the_key() -> None:
+    # When ids are made for many executions, under two keys
+    key, other_key = b"k" * 32, b"o" * 32
+    ids = {approval_id_for(key, f"{EXECUTION_ARN}-{n}") for n in range(1000)}
 
-    # Then they never repeat, carry at least 128 bits and need no URL escaping
+    # Then each execution has its own (the same on every attempt), carrying 144 bits, URL-safe
     assert len(ids) == 1000
-    assert all(len(i) >= 22 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+    assert approval_id_for(key, EXECUTION_ARN) == approval_id_for(key, EXECUTION_ARN)
+    assert all(len(i) == 24 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+    # and another key gives another id: without the key the id cannot be derived
+    assert approval_id_for(other_key, EXECUTION_ARN) != approval_id_for(key, EXECUTION_ARN)
 
 
 def test_a_short_signing_secret_is_refused(aws: None) -> None:

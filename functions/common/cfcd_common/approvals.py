@@ -19,7 +19,6 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -50,7 +49,7 @@ SIGNATURE_VERSION = "v1"
 # A decided record outlives the approval deadline so that "who approved release X" stays answerable.
 DECISION_RETENTION_SECONDS = 90 * 24 * 3600
 MIN_SIGNING_KEY_BYTES = 32
-# 18 random bytes = 144 bits, 24 url-safe characters.
+# 18 bytes of an HMAC = 144 bits, 24 url-safe characters.
 APPROVAL_ID_BYTES = 18
 APPROVAL_ID_PATTERN = r"^[A-Za-z0-9_-]{22,64}$"
 _APPROVAL_ID_RE = re.compile(APPROVAL_ID_PATTERN)
@@ -193,10 +192,6 @@ def is_valid_approval_id(approval_id: str) -> bool:
     return bool(_APPROVAL_ID_RE.fullmatch(approval_id))
 
 
-def new_approval_id() -> str:
-    return secrets.token_urlsafe(APPROVAL_ID_BYTES)
-
-
 def approval_id_for(signing_key: bytes, execution_arn: str) -> str:
     """The one approval id of an execution: each retried attempt of RequestApproval finds the
     record the first one stored. An HMAC of the execution under the signing key, so without the
@@ -221,13 +216,13 @@ def create_request(
     timeout_seconds: int,
     summary: ApprovalSummary,
     now: int,
-    approval_id: str | None = None,
+    approval_id: str,
 ) -> ApprovalRequest:
-    """Store a PENDING approval under `approval_id` (default: a fresh random id); the record
+    """Store a PENDING approval under `approval_id` (approval_id_for the execution); the record
     expires (TTL) at the deadline. An id already stored is ConditionalCheckFailedException."""
     deadline = now + timeout_seconds
     request = ApprovalRequest(
-        approval_id=approval_id or new_approval_id(),
+        approval_id=approval_id,
         execution_arn=execution_arn,
         task_token=SecretStr(task_token),
         status=ApprovalStatus.PENDING,
