@@ -51,6 +51,11 @@ def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDep
         raise
     if primary.config.get("Staging"):
         raise InvalidInput(f"primaryDistributionId: {primary.id} is a staging distribution")
+    if not primary.config.get("Enabled", True):
+        # No viewer reaches a disabled distribution, so no probe can pass; and its staging copy
+        # would be disabled too, which CloudFront refuses while a policy names it
+        # (StagingDistributionInUse; docs silent, terraform-provider-aws#33575).
+        raise InvalidInput(f"primaryDistributionId: {primary.id} is disabled: enable it first")
     if primary.config.get("HttpVersion") in HTTP3_VERSIONS:
         # Continuous deployment cannot be used with a distribution that supports HTTP/3 (Quotas and
         # other considerations, "HTTP/3"):
