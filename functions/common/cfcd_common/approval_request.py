@@ -86,7 +86,8 @@ def request_approval(
 ) -> ApprovalRequest:
     """One approval record and one mail per release, however often the task runs.
 
-    Step Functions runs the task again after a failed attempt (Retry), with a new task token. The
+    Step Functions runs the task again after a failed attempt (Retry), with a new task token
+    (known assumption: the docs are silent; each attempt is a new TaskScheduled). The
     record's id comes from the execution, so a retried attempt finds the record the first one
     stored (its PutItem applied, its answer lost, included) and hands it the new token; the links
     already mailed stay valid, and the mail is not sent again (send_once).

@@ -268,9 +268,11 @@ def reopen_request(table: Table, approval_id: str, task_token: str) -> ApprovalR
 def send_once(table: Table, approval_id: str, channel: MailChannel, send: Callable[[], object]) -> bool:
     """Send the approval mail on `channel` at most once per approval; True if sent now.
 
-    At most once, not at least once: SNS Publish and SES SendEmail take no idempotency token, so
-    a send whose answer was lost (a 5xx, a timeout) may have been delivered, and resending would
-    mail the approver twice. The record says SENDING before the call; only a 4xx answer (nothing
+    At most once, not at least once: SNS Publish (to a standard topic) and SES SendEmail take no
+    idempotency token (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html,
+    https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html), so a send whose
+    answer was lost (a 5xx, a timeout) may have been delivered, and resending would mail the
+    approver twice. The record says SENDING before the call; only a 4xx answer (nothing
     was sent: throttled, refused) clears it for the task's retry. `send` must not retry by itself
     (clients.sns_single_attempt): boto3 would resend after a 5xx. A mail lost that way leaves the
     release waiting until approval.timeoutSeconds; `cfcd status` shows it and `cfcd approve`
