@@ -74,6 +74,8 @@ def render_lines(view: ExecutionView, now: datetime | None = None, colour: bool 
     if view.finished and view.error:
         cause = f": {_shorten(view.cause)}" if view.cause else ""
         lines.append(style(f"  {view.status}: {view.error}{cause}", "red"))
+    if view.finished and view.rollback:
+        lines.append(f"  rollback: {view.rollback}")
     if view.console_url:
         lines.append(f"  console: {view.console_url}")
     return lines

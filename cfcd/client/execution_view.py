@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from cfcd_common.formatting import split_rollback_note
+
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -68,6 +70,7 @@ class ExecutionView(BaseModel):
     stopped: datetime | None = None
     error: str | None = None
     cause: str | None = None
+    rollback: str | None = None  # how a failed release's rollback ended, and when
     steps: list[StepView]
     console_url: str | None = None
 
@@ -99,6 +102,7 @@ def execution_history(sfn: SFNClient, execution_arn: str) -> list[dict[str, Any]
 
 def readable_cause(cause: str | None) -> str | None:
     """A Lambda error cause is JSON; its errorMessage is what a human wants to read."""
+    cause, _ = split_rollback_note(cause)  # shown on a line of its own (ExecutionView.rollback)
     if not cause:
         return cause
     try:
@@ -178,6 +182,7 @@ def build_view(
         stopped=execution.get("stopDate"),
         error=execution.get("error"),
         cause=readable_cause(execution.get("cause")),
+        rollback=split_rollback_note(execution.get("cause"))[1],
         steps=list(steps.values()),
         console_url=console_url,
     )

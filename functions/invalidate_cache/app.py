@@ -1,6 +1,9 @@
 """InvalidateCache / CheckInvalidation: clear the primary's cache after promotion, wait for Completed.
 
 Primary and staging never share a cache: without this, viewers keep the old release until TTLs expire.
+The primary is already promoted here, so CloudFront's TooManyInvalidationsInProgress (at most 15
+wildcard paths or 3,000 files in progress per distribution) is waited out, never a failure:
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html
 """
 
 from __future__ import annotations
@@ -9,14 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 from pydantic import Field, TypeAdapter
 
 from cfcd_common import clients
-from cfcd_common.aws import now
+from cfcd_common.aws import error_code, now
 from cfcd_common.cloudfront import caller_reference
 from cfcd_common.errors import DeployTimeout
 from cfcd_common.models import TaskRequest, TaskResult
-from cfcd_common.task import metrics, task_handler, tracer
+from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -26,6 +30,8 @@ class CreateInvalidationRequest(TaskRequest):
     action: Literal["create"]
     primaryDistributionId: str
     paths: Annotated[list[str], Field(min_length=1)]
+    # Until when to keep trying while CloudFront has too many invalidations in progress.
+    deadline: int
     deployTimeoutSeconds: int
 
 
@@ -45,8 +51,11 @@ parse_request: TypeAdapter[CreateInvalidationRequest | CheckInvalidationRequest]
 
 
 class InvalidationStarted(TaskResult):
-    invalidationId: str
-    deadline: int
+    started: bool  # False: too many in progress, run again after a wait (or skipped)
+    invalidationId: str | None
+    # Why the release goes on without invalidating (the deadline passed); None otherwise.
+    skipped: str | None
+    deadline: int  # for CheckInvalidation
 
 
 class InvalidationStatus(TaskResult):
@@ -59,16 +68,32 @@ class InvalidationStatus(TaskResult):
 def create_invalidation(
     client: CloudFrontClient, request: CreateInvalidationRequest, at: int
 ) -> InvalidationStarted:
-    created = client.create_invalidation(
-        DistributionId=request.primaryDistributionId,
-        InvalidationBatch={
-            "Paths": {"Quantity": len(request.paths), "Items": request.paths},
-            # Per execution: a retried call returns the same invalidation instead of a second one.
-            "CallerReference": caller_reference(request.primaryDistributionId, request.executionArn),
-        },
-    )
+    deadline = at + request.deployTimeoutSeconds
+    try:
+        created = client.create_invalidation(
+            DistributionId=request.primaryDistributionId,
+            InvalidationBatch={
+                "Paths": {"Quantity": len(request.paths), "Items": request.paths},
+                # Per execution, with the same paths: CloudFront answers a repeated request
+                # (a retry, a lost answer) with the invalidation it already made.
+                # https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_InvalidationBatch.html
+                "CallerReference": caller_reference(request.primaryDistributionId, request.executionArn),
+            },
+        )
+    except ClientError as error:
+        if error_code(error) != "TooManyInvalidationsInProgress":
+            raise
+        skipped = (
+            f"TooManyInvalidationsInProgress on {request.primaryDistributionId} until "
+            "timing.deployTimeoutSeconds after the promotion: not invalidated (cached objects "
+            "expire with their TTLs)"
+            if at >= request.deadline
+            else None
+        )
+        logger.warning("too many invalidations in progress", extra={"skipped": skipped is not None})
+        return InvalidationStarted(started=False, invalidationId=None, skipped=skipped, deadline=deadline)
     return InvalidationStarted(
-        invalidationId=created["Invalidation"]["Id"], deadline=at + request.deployTimeoutSeconds
+        started=True, invalidationId=created["Invalidation"]["Id"], skipped=None, deadline=deadline
     )
 
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cfcd_common import clients
 from cfcd_common.execution_events import ExecutionStatusChange
-from cfcd_common.formatting import format_duration
+from cfcd_common.formatting import format_duration, split_rollback_note
 from cfcd_common.settings import TopicSettings
 from cfcd_common.task import STATUS_CHANGE_EXECUTION_ARN, logger, task_handler, tracer
 
@@ -111,8 +111,11 @@ def build_notification(event: ExecutionStatusChange) -> Notification:
     ]
     if change.error:
         rows.append(("Error", change.error))
-    if change.cause:
-        rows.append(("Cause", readable_cause(change.cause)))
+    cause, rollback = split_rollback_note(change.cause)
+    if cause:
+        rows.append(("Cause", readable_cause(cause)))
+    if rollback:
+        rows.append(("Rollback", rollback))
     rows += [
         ("Started", started.strftime("%Y-%m-%d %H:%M:%S UTC")),
         ("Duration", format_duration((stopped - started).total_seconds())),

@@ -28,8 +28,9 @@ def dependencies(settings: RequestApprovalSettings) -> RequestApprovalDependenci
         settings=settings,
         table=clients.dynamodb_table(settings.table_name),
         cloudfront=clients.cloudfront(),
-        sns=clients.sns(),
-        sesv2=clients.sesv2(),
+        # Single attempt: the approval mail is sent at most once (cfcd_common.approvals.send_once).
+        sns=clients.sns_single_attempt(),
+        sesv2=clients.sesv2_single_attempt(),
         signing_key=load_signing_key(clients.secretsmanager(), settings.signing_secret_arn),
     )
 

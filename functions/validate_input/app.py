@@ -22,6 +22,8 @@ from cfcd_common.task import metrics, task_handler, tracer
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
 
+HTTP3_VERSIONS = frozenset({"http3", "http2and3"})
+
 
 class ValidateRequest(TaskRequest):
     executionName: str
@@ -49,6 +51,20 @@ def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDep
         raise
     if primary.config.get("Staging"):
         raise InvalidInput(f"primaryDistributionId: {primary.id} is a staging distribution")
+    if not primary.config.get("Enabled", True):
+        # No viewer reaches a disabled distribution, so no probe can pass; and its staging copy
+        # would be disabled too, which CloudFront refuses while a policy names it
+        # (StagingDistributionInUse; docs silent, terraform-provider-aws#33575).
+        raise InvalidInput(f"primaryDistributionId: {primary.id} is disabled: enable it first")
+    if primary.config.get("HttpVersion") in HTTP3_VERSIONS:
+        # Continuous deployment cannot be used with a distribution that supports HTTP/3 (Quotas and
+        # other considerations, "HTTP/3"):
+        # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html
+        raise InvalidInput(
+            f"primaryDistributionId: {primary.id} has HttpVersion {primary.config['HttpVersion']}: "
+            "continuous deployment cannot be used with a distribution that supports HTTP/3 "
+            "(set HttpVersion to http2 or http1.1 first)"
+        )
     if isinstance(deployment.staging, CopyStaging) and deployment.staging.overrides.originId:
         origin_ids = [origin["Id"] for origin in primary.config["Origins"].get("Items", [])]
         if deployment.staging.overrides.originId not in origin_ids:

@@ -28,6 +28,9 @@ EXECUTION_DEADLINE_SECONDS = 120.0
 POLL_SECONDS = 0.25
 FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 60, "probeTimeoutSeconds": 60}
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+# The seeded primary's price class (cfcd.local.seed): a staging stack must match it, since
+# continuous deployment cannot change it (CheckStack refuses a staging distribution that differs).
+SEEDED_PRICE_CLASS = "PriceClass_100"
 T = TypeVar("T")
 
 
@@ -73,6 +76,7 @@ def stack_input(site: SeededSite, template: str, release: str) -> dict[str, Any]
                 "StaticResourceBucketName": site.bucket_name,
                 "OriginAccessControlId": site.origin_access_control_id,
                 "OriginPath": f"/{release}",
+                "PriceClass": SEEDED_PRICE_CLASS,
             },
         },
         "probe": {"path": "/index.html", "expect": {"status": 200, "bodyContains": marker(release)}},

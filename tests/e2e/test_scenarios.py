@@ -27,11 +27,14 @@ from tests.e2e.release_support import (
     primary_config,
     served,
     stack_input,
+    viewers,
     wait_for,
     without_policy_id,
 )
 
 pytestmark = pytest.mark.e2e
+
+NEW_VIEWERS = 200
 
 # Every CloudFront operation a copy-mode release calls: the first release of a site (copy the
 # primary, create the policy, promote, invalidate) and the next one (reuse staging, update the
@@ -114,6 +117,29 @@ def test_probe_failure_rolls_back(cloud: LocalCloudHandle, site: SeededSite) -> 
     # Then the probe stops it before anyone is asked, and everything is rolled back
     assert (description["status"], description.get("error")) == ("FAILED", "ProbeFailed")
     assert "RequestApproval" not in run.entered_states()
+    assert_rolled_back(cloud, site, config_before)
+
+
+def test_a_rejected_weight_release_sends_no_new_viewer_to_staging_once_it_has_ended(
+    cloud: LocalCloudHandle, site: SeededSite
+) -> None:
+    # Given a weight release (15 % of new viewers on staging) waiting for approval
+    _, config_before = primary_config(cloud, site)
+    run = Release.start(cloud, copy_input(site, "2.0.0", WEIGHT_TRAFFIC))
+    run.pending_approval()
+
+    # When the approver rejects it and the execution has ended
+    assert run.decide("reject").outcome is Outcome.DECIDED
+    description = run.finished()
+
+    # Then not one of 200 new viewers (no stickiness cookie) reaches staging any more
+    releases = [answer.release for answer in viewers(cloud, site).sample(NEW_VIEWERS)]
+    assert releases.count("v2") == 0, f"{releases.count('v2')} of {NEW_VIEWERS} new viewers got staging"
+    assert releases.count("v1") == NEW_VIEWERS
+    # And the release failed as rejected, the cause saying when the rollback was complete
+    assert (description["status"], description.get("error")) == ("FAILED", "DeploymentRejected")
+    assert "Rollback: complete at" in str(description.get("cause")), description.get("cause")
+    assert "CheckRollback" in run.entered_states()
     assert_rolled_back(cloud, site, config_before)
 
 

@@ -9,7 +9,10 @@ Invariant (issue 6): when an execution has ended,
 - the policy attached to the primary is disabled (or none is attached);
 - the primary's lock item is gone;
 - the execution SUCCEEDED or FAILED with a name cfcd gives (WORKFLOW_ERROR_NAMES), never
-  States.Runtime, States.TaskFailed, Lambda.Unknown or a bare exception class.
+  States.Runtime, States.TaskFailed, Lambda.Unknown or a bare exception class;
+- no orphans (issue 11): at most one staging copy cfcd made of the primary, at most one policy
+  naming the site's staging distribution (the attached one, when one is attached), every such
+  policy disabled, at most one approval record for the execution.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from cfcd.local.seed import SeededSite, seed_site
-from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION
+from cfcd_common.approvals import APPROVAL_KEY_PREFIX
+from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION, staging_copies_of
 from cfcd_common.errors import WORKFLOW_ERROR_NAMES
 from tests.conftest import LocalCloudHandle
+from tests.e2e.release_support import SEEDED_PRICE_CLASS
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 EXECUTION_DEADLINE_SECONDS = 90.0
@@ -62,34 +67,63 @@ SITES: list[SeededSite] = []
 
 
 def retire_staging(cloud: LocalCloudHandle, site: SeededSite) -> None:
-    """Detach and delete the site's policy, then disable and delete its staging distributions."""
+    """Detach and delete the site's policies, then disable and delete its staging distributions.
+
+    Every policy naming one of them goes first, attached or not (a release that failed before
+    attaching its policy leaves one): CloudFront refuses to disable a staging distribution a
+    policy names (StagingDistributionInUse).
+    """
     cloudfront = cloud.client("cloudfront")
     primary = cloudfront.get_distribution_config(Id=site.primary_distribution_id)
-    policy_id = primary["DistributionConfig"].get("ContinuousDeploymentPolicyId")
+    attached = primary["DistributionConfig"].get("ContinuousDeploymentPolicyId")
     staging_names: set[str] = set()
-    if policy_id:
+    if attached:
         cloudfront.update_distribution(
             Id=site.primary_distribution_id,
             IfMatch=primary["ETag"],
             DistributionConfig={**primary["DistributionConfig"], "ContinuousDeploymentPolicyId": ""},
         )
-        policy = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
+        policy = cloudfront.get_continuous_deployment_policy_config(Id=attached)
         staging_names |= set(
             policy["ContinuousDeploymentPolicyConfig"]["StagingDistributionDnsNames"]["Items"]
         )
-        cloudfront.delete_continuous_deployment_policy(Id=policy_id, IfMatch=policy["ETag"])
     # Staging copies reading the site's bucket (also a release that failed before attaching its policy).
-    for summary in cloudfront.list_distributions()["DistributionList"].get("Items", []):
-        origin = summary["Origins"]["Items"][0]["DomainName"]
-        if summary.get("Staging") and (
-            summary["DomainName"] in staging_names or origin.startswith(f"{site.bucket_name}.")
-        ):
-            try:
-                _delete_staging(cloudfront, summary["Id"])
-            except ClientError as error:
-                # Sites sharing a bucket are retired in parallel: another thread got there first.
-                if error.response.get("Error", {}).get("Code") != "NoSuchDistribution":
-                    raise
+    stagings = [
+        summary
+        for summary in cloudfront.list_distributions()["DistributionList"].get("Items", [])
+        if summary.get("Staging")
+        and (
+            summary["DomainName"] in staging_names
+            or summary["Origins"]["Items"][0]["DomainName"].startswith(f"{site.bucket_name}.")
+        )
+    ]
+    staging_names |= {summary["DomainName"] for summary in stagings}
+    for policy_id in policies_naming(cloud, staging_names):
+        etag = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)["ETag"]
+        cloudfront.delete_continuous_deployment_policy(Id=policy_id, IfMatch=etag)
+    for summary in stagings:
+        try:
+            _delete_staging(cloudfront, summary["Id"])
+        except ClientError as error:
+            # Sites sharing a bucket are retired in parallel: another thread got there first.
+            if error.response.get("Error", {}).get("Code") != "NoSuchDistribution":
+                raise
+
+
+def policies_naming(cloud: LocalCloudHandle, staging_names: set[str]) -> list[str]:
+    listed = cloud.client("cloudfront").list_continuous_deployment_policies()[
+        "ContinuousDeploymentPolicyList"
+    ]
+    return [
+        item["ContinuousDeploymentPolicy"]["Id"]
+        for item in listed.get("Items", [])
+        if staging_names
+        & set(
+            item["ContinuousDeploymentPolicy"]["ContinuousDeploymentPolicyConfig"][
+                "StagingDistributionDnsNames"
+            ].get("Items", [])
+        )
+    ]
 
 
 def _delete_staging(cloudfront: Any, distribution_id: str) -> None:
@@ -146,6 +180,7 @@ def stack_input(site: SeededSite, template: str, release: str = "2.0.0", **chang
             "StaticResourceBucketName": site.bucket_name,
             "OriginAccessControlId": site.origin_access_control_id,
             "OriginPath": f"/{release}",
+            "PriceClass": SEEDED_PRICE_CLASS,
         },
     }
     document.pop("traffic", None)
@@ -269,6 +304,7 @@ class Verdict:
     cause: str | None
     promoted: bool = False
     violations: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
 
     def explain(self) -> str:
         return f"{self.status} {self.error}: {str(self.cause)[:800]}\n  " + "\n  ".join(self.violations)
@@ -305,6 +341,9 @@ def check_invariant(
         if policy["ContinuousDeploymentPolicyConfig"]["Enabled"]:
             verdict.violations.append(f"policy {policy_id} is still enabled")
 
+    verdict.orphans = orphans(cloud, site, policy_id, description["executionArn"])
+    verdict.violations += verdict.orphans
+
     lock = (
         cloud.resource("dynamodb")
         .Table(cloud.info.table_name)
@@ -322,6 +361,45 @@ def check_invariant(
     return verdict
 
 
+def orphans(cloud: LocalCloudHandle, site: SeededSite, attached: str | None, execution_arn: str) -> list[str]:
+    """What a release left twice, or left live: staging copies, policies, approval records."""
+    cloudfront = cloud.client("cloudfront")
+    found = []
+    copies = staging_copies_of(cloudfront, site.primary_distribution_id)
+    if len(copies) > 1:
+        found.append(f"{len(copies)} staging copies of the primary: {copies}")
+    names = {cloudfront.get_distribution(Id=copy_id)["Distribution"]["DomainName"] for copy_id in copies}
+    if attached:
+        config = cloudfront.get_continuous_deployment_policy_config(Id=attached)[
+            "ContinuousDeploymentPolicyConfig"
+        ]
+        names |= set(config["StagingDistributionDnsNames"].get("Items", []))
+    naming = policies_naming(cloud, names)
+    unattached = [policy_id for policy_id in naming if policy_id != attached]
+    if len(naming) > 1 or (attached and unattached):
+        found.append(
+            f"policies naming the staging distribution besides the attached {attached}: {unattached}"
+        )
+    enabled = [
+        policy_id
+        for policy_id in unattached
+        if cloudfront.get_continuous_deployment_policy_config(Id=policy_id)[
+            "ContinuousDeploymentPolicyConfig"
+        ]["Enabled"]
+    ]
+    if enabled:
+        found.append(f"unattached policies still enabled: {enabled}")
+    items = (
+        cloud.resource("dynamodb")
+        .Table(cloud.info.table_name)
+        .query(IndexName="byExecution", KeyConditionExpression=Key("executionArn").eq(execution_arn))["Items"]
+    )
+    approvals = [item["pk"] for item in items if str(item["pk"]).startswith(APPROVAL_KEY_PREFIX)]
+    if len(approvals) > 1:
+        found.append(f"{len(approvals)} approval records for the execution")
+    return found
+
+
 def mutating_calls(cloud: LocalCloudHandle, since: float, until: float) -> list[str]:
     return [
         f"{call.service}:{call.operation}"
@@ -337,6 +415,7 @@ class CaseResult:
     held: bool
     faults_injected: int = 0
     faults_consumed: int = 0
+    orphans: int = 0
 
 
 @dataclass
@@ -357,11 +436,12 @@ class Summary:
     def table(self) -> list[str]:
         if not self.cases and not self.bad_inputs:
             return []
-        lines = [f"{'fault case':<44} {'ending':<34} {'faults':>7}  invariant"]
+        lines = [f"{'fault case':<44} {'ending':<34} {'faults':>7} {'orphans':>7}  invariant"]
         for case in self.cases:
             faults = f"{case.faults_consumed}/{case.faults_injected}" if case.faults_injected else "-"
             lines.append(
-                f"{case.case:<44} {case.outcome:<34} {faults:>7}  {'held' if case.held else 'BROKEN'}"
+                f"{case.case:<44} {case.outcome:<34} {faults:>7} {case.orphans:>7}  "
+                f"{'held' if case.held else 'BROKEN'}"
             )
         held = sum(case.held for case in self.cases)
         injected = sum(case.faults_injected for case in self.cases)
@@ -372,6 +452,7 @@ class Summary:
             "",
             f"{'faults tried':<28} {len(self.cases)} cases, {consumed} of {injected} injected AWS errors hit",
             f"{'invariant held':<28} {held} of {len(self.cases)}",
+            f"{'orphans':<28} {sum(case.orphans for case in self.cases)}",
             f"{'inputs rejected':<28} {rejected} of {len(self.bad_inputs)}",
             f"{'writes seen':<28} {writes}",
         ]

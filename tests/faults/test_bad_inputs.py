@@ -103,6 +103,9 @@ CATALOGUE: dict[str, Build] = {
     ),
     "origin path ending with /": changed("staging.overrides.originPath", "/2.0.0/"),
     "override of Aliases": changed("staging.overrides.distributionConfig", {"Aliases": {"Quantity": 0}}),
+    "override of a field CloudFront locks (HttpVersion)": changed(
+        "staging.overrides.distributionConfig", {"HttpVersion": "http1.1"}
+    ),
     "override of an unknown origin": changed("staging.overrides.originId", "no-such-origin"),
     "probe path without /": changed("probe.path", "index.html"),
     "probe missing": changed("probe", ...),
@@ -114,6 +117,7 @@ CATALOGUE: dict[str, Build] = {
     "copy mode without traffic": changed("traffic", ...),
     "weight 0.5": changed("traffic", {**WEIGHT, "weight": 0.5}),
     "negative weight": changed("traffic", {**WEIGHT, "weight": -0.1}),
+    "weight 0 (the weight probe could never see staging)": changed("traffic", {**WEIGHT, "weight": 0.0}),
     "stickiness TTL 200": changed("traffic", {**WEIGHT, "stickiness": {"idleTtl": 200, "maximumTtl": 600}}),
     "stickiness without maximumTtl": changed("traffic", {**WEIGHT, "stickiness": {"idleTtl": 300}}),
     "idleTtl above maximumTtl": changed(
@@ -122,6 +126,7 @@ CATALOGUE: dict[str, Build] = {
     "approval timeout as a string": changed("approval.timeoutSeconds", "3600"),
     "approval timeout of two weeks": changed("approval.timeoutSeconds", 1_209_600),
     "invalidation path without /": changed("promotion.invalidatePaths", ["index.html"]),
+    "invalidation wildcard inside a path": changed("promotion.invalidatePaths", ["/assets/*.css"]),
     "negative pollSeconds": changed("timing.pollSeconds", -1),
     "extra unknown field": changed("colour", "blue"),
 }

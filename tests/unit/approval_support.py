@@ -25,6 +25,15 @@ from cfcd_common.approvals import (
 from cfcd_common.models import ProbeCheck, ProbeReport
 from tests.unit.conftest import EXECUTION_ARN, REGION, load_event
 
+# The history of a task Step Functions timed out (no decision closed it).
+TIMED_OUT_EVENT = {
+    "type": "TaskTimedOut",
+    "taskTimedOutEventDetails": {
+        "resourceType": "lambda",
+        "resource": "invoke.waitForTaskToken",
+        "error": "States.Timeout",
+    },
+}
 # Looks like a real token and is unique enough to be searched for in mails, pages and logs.
 TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAf4rS0f4KEn0Ex4mpl3T4skT0k3nNeverMa1lThis=="
 
@@ -94,11 +103,18 @@ def sample_summary(**changes: Any) -> ApprovalSummary:
     return summary.model_copy(update=changes)
 
 
+def new_approval_id() -> str:
+    """A valid approval id nobody stored (24 url-safe characters, like approval_id_for's)."""
+    return secrets.token_urlsafe(18)
+
+
 def store_request(
     table: Any, *, now: int, timeout_seconds: int = 3600, **summary_changes: Any
 ) -> ApprovalRequest:
+    """A PENDING request of EXECUTION_ARN, under a fresh id (tests may store several)."""
     return create_request(
         table,
+        approval_id=new_approval_id(),
         task_token=TASK_TOKEN,
         execution_arn=EXECUTION_ARN,
         timeout_seconds=timeout_seconds,
@@ -191,6 +207,15 @@ class StepFunctionsSpy:
 
     def will_fail(self, operation: str, code: str) -> None:
         self._stubber.add_client_error(operation, service_error_code=code, http_status_code=400)
+
+    def will_show_history(self, *events: dict[str, Any]) -> None:
+        """GetExecutionHistory (newest first) answers `events` after the ExecutionStarted one."""
+        started = {"timestamp": "2025-01-01T00:00:00Z", "type": "ExecutionStarted", "id": 1}
+        history = [
+            {"timestamp": "2025-01-01T00:01:00Z", "id": number, **event}
+            for number, event in enumerate(reversed(events), start=2)
+        ]
+        self._stubber.add_response("get_execution_history", {"events": [*reversed(history), started]}, None)
 
     def close(self) -> None:
         self._stubber.deactivate()

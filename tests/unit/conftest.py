@@ -15,6 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
+from cfcd.local import cloudfront as cloudfront_emulator
+from cfcd.local import moto_patches
 from cfcd_common import clients
 
 # Lambda provides a region and the template's Globals provide POWERTOOLS_*; cfcd_common.task reads
@@ -107,3 +109,12 @@ def deployment_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
     )
     monkeypatch.setenv("TABLE_NAME", name)
     return name
+
+
+@pytest.fixture
+def emulated_cloudfront(aws: None) -> Any:
+    """A boto3 CloudFront client answered by the local cloud's emulator (CloudFront's documented
+    rules, continuous deployment included, which moto lacks); changes deploy at once."""
+    moto_patches.install()
+    cloudfront_emulator.set_propagation_seconds(0)
+    return boto3.client("cloudfront", region_name="us-east-1")

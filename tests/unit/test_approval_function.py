@@ -13,15 +13,17 @@ import pytest
 from moto import mock_aws
 
 from cfcd_common import task
-from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, csrf_token, new_approval_id, sign
+from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, csrf_token, sign
 from functions.approval import app
 from tests.unit.approval_support import (
     TASK_TOKEN,
+    TIMED_OUT_EVENT,
     StepFunctionsSpy,
     captured_logs,
     create_signing_secret,
     create_table,
     get_event,
+    new_approval_id,
     post_event,
     store_request,
     use_fake_aws,
@@ -381,6 +383,7 @@ def test_a_post_for_a_timed_out_task_is_410_and_recorded(world: World) -> None:
     # Given Step Functions already timed the approval task out
     request = world.pending()
     world.sfn.will_fail("send_task_success", "TaskTimedOut")
+    world.sfn.will_show_history(TIMED_OUT_EVENT)
 
     # When Alice approves
     page = post(world.form(request))

@@ -17,13 +17,13 @@ from cfcd_common.approvals import (
     ApprovalStatus,
     LinkCheck,
     Outcome,
+    approval_id_for,
     approval_link,
     csrf_token,
     decide,
     find_pending,
     get_request,
     load_signing_key,
-    new_approval_id,
     sign,
     verify,
     verify_csrf,
@@ -31,8 +31,10 @@ from cfcd_common.approvals import (
 from cfcd_common.config_diff import diff_configs
 from tests.unit.approval_support import (
     TASK_TOKEN,
+    TIMED_OUT_EVENT,
     StepFunctionsSpy,
     create_table,
+    new_approval_id,
     store_request,
     use_fake_aws,
 )
@@ -152,13 +154,17 @@ def test_the_link_carries_id_expiry_signature_and_an_unsigned_intent() -> None:
     )
 
 
-def test_approval_ids_are_random_and_url_safe() -> None:
-    # When many ids are made
-    ids = {new_approval_id() for _ in range(1000)}
+def test_an_approval_id_is_one_per_execution_url_safe_and_unguessable_without_the_key() -> None:
+    # When ids are made for many executions, under two keys
+    key, other_key = b"k" * 32, b"o" * 32
+    ids = {approval_id_for(key, f"{EXECUTION_ARN}-{n}") for n in range(1000)}
 
-    # Then they never repeat, carry at least 128 bits and need no URL escaping
+    # Then each execution has its own (the same on every attempt), carrying 144 bits, URL-safe
     assert len(ids) == 1000
-    assert all(len(i) >= 22 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+    assert approval_id_for(key, EXECUTION_ARN) == approval_id_for(key, EXECUTION_ARN)
+    assert all(len(i) == 24 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
+    # and another key gives another id: without the key the id cannot be derived
+    assert approval_id_for(other_key, EXECUTION_ARN) != approval_id_for(key, EXECUTION_ARN)
 
 
 def test_a_short_signing_secret_is_refused(aws: None) -> None:
@@ -342,6 +348,7 @@ def test_a_task_that_no_longer_waits_is_recorded_as_timed_out(
     now = int(time.time())
     request = store_request(table, now=now)
     sfn.will_fail("send_task_success", error)
+    sfn.will_show_history(TIMED_OUT_EVENT)
 
     # When Alice approves it
     decision = approve(table, sfn, request.approval_id, now + 1)
@@ -353,7 +360,68 @@ def test_a_task_that_no_longer_waits_is_recorded_as_timed_out(
     assert stored.status is ApprovalStatus.TIMED_OUT and stored.decided_by == "Alice"
     # and a later attempt is answered the same way without calling Step Functions again
     assert approve(table, sfn, request.approval_id, now + 2).outcome is Outcome.TASK_GONE
-    assert len(sfn.calls) == 1
+    assert [name for name, _ in sfn.calls] == ["SendTaskSuccess", "GetExecutionHistory"]
+
+
+@pytest.mark.parametrize(
+    ("action", "operation", "closed"),
+    [
+        (
+            "approve",
+            "send_task_success",
+            lambda request: {
+                "type": "TaskSucceeded",
+                "taskSucceededEventDetails": {
+                    "resourceType": "lambda",
+                    "resource": "invoke.waitForTaskToken",
+                    "output": json.dumps(
+                        {"approvalId": request.approval_id, "decidedBy": "Alice", "comment": ""}
+                    ),
+                },
+            },
+        ),
+        (
+            "reject",
+            "send_task_failure",
+            lambda request: {
+                "type": "TaskFailed",
+                "taskFailedEventDetails": {
+                    "resourceType": "lambda",
+                    "resource": "invoke.waitForTaskToken",
+                    "error": "DeploymentRejected",
+                    "cause": "Rejected by Alice",
+                },
+            },
+        ),
+    ],
+)
+def test_a_decision_resent_after_its_answer_was_lost_is_recorded_as_decided(
+    table: Any, sfn: StepFunctionsSpy, action: Action, operation: str, closed: Any
+) -> None:
+    # Given the decision reached the task but its answer was lost, so it was sent again (boto3's
+    # own retry, or the approver's) and Step Functions answers the repeat: the task is closed
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_fail(operation, "TaskTimedOut")
+    sfn.will_show_history(closed(request), {"type": "TaskStateEntered"})
+
+    # When the decision is made
+    decision = decide(
+        table,
+        sfn.client,
+        request.approval_id,
+        action,
+        decided_by="Alice",
+        comment="",
+        source_ip=None,
+        user_agent=None,
+        now=now + 1,
+    )
+
+    # Then it is recorded as the decision that closed the task, not as too late
+    assert decision.outcome is Outcome.DECIDED
+    stored = get_request(table, request.approval_id)
+    assert stored is not None and stored.action == action and stored.decided_by == "Alice"
 
 
 def test_a_throttled_send_gives_the_claim_back_so_the_approver_can_retry(

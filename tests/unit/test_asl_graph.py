@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from cfcd_common.errors import WORKFLOW_ERROR_NAMES
+from cfcd_common.formatting import ROLLBACK_NOTE
 from tests.unit.conftest import load_asl
 
 pytestmark = pytest.mark.unit
@@ -31,7 +32,8 @@ def function_of(name: str) -> str | None:
 
 
 RELEASES = {name for name in STATES if function_of(name) == "ReleaseLock"}
-CLEANUP = RELEASES | {ROLLBACK}
+ROLLBACK_CHECK = "CheckRollback"
+CLEANUP = RELEASES | {ROLLBACK, ROLLBACK_CHECK}
 
 
 def success_edges(name: str) -> list[str]:
@@ -157,7 +159,8 @@ def strongly_connected(names: list[str]) -> list[set[str]]:
 
 def test_every_loop_has_a_deadline_and_waits_as_long_as_the_input_says() -> None:
     loops = strongly_connected(list(STATES))
-    assert len(loops) == 5  # stack, Deployed, probe, promotion, invalidation
+    # stack, Deployed, probe, promotion, starting the invalidation, invalidation, rollback Deployed
+    assert len(loops) == 7
     for loop in loops:
         deadline_checks = [
             name
@@ -216,3 +219,24 @@ def test_every_failure_ends_with_a_cfcd_error_name() -> None:
     # And a failed rollback is named as such, keeping the release's error in the cause
     assert catch_edges(ROLLBACK) == ["RollbackFailed"]
     assert STATES["RollbackFailed"]["Parameters"]["Error"] == "RollbackFailed"
+
+
+def test_a_rollback_ends_only_once_the_primary_is_deployed_with_the_policy_off() -> None:
+    # Given the rollback: the policy disabled, then the primary checked until Deployed
+    assert STATES[ROLLBACK]["Next"] == ROLLBACK_CHECK
+    check = STATES[ROLLBACK_CHECK]
+    assert function_of(ROLLBACK_CHECK) == "CheckDeployed"
+    assert check["Parameters"]["Payload"]["distributionIds.$"] == "States.Array($.primaryDistributionId)"
+    assert check["Parameters"]["Payload"]["deadline.$"] == "$.rollback.deadline"
+    # Then the lock is freed (and the execution ends) only after the check saw it Deployed, or
+    # after the check gave up, which the cause then says
+    rollback_path = reachable([ROLLBACK], success_edges, avoid=RELEASES)
+    into_release = {name for name in rollback_path if set(success_edges(name)) & RELEASES}
+    assert into_release == {"RollbackComplete"}
+    [gave_up] = catch_edges(ROLLBACK_CHECK)
+    assert STATES[gave_up]["Next"] in RELEASES
+    for note in ("RollbackComplete", gave_up):
+        state = STATES[note]
+        # The release's error name stays, its cause gains the note the status mail and CLI read
+        assert state["Parameters"]["Error.$"] == "$.error.Error" and state["ResultPath"] == "$.error"
+        assert state["Parameters"]["Cause.$"].startswith(f"States.Format('{{}}{ROLLBACK_NOTE}")

@@ -12,6 +12,7 @@ from cfcd_common.cloudfront import (
     attach_policy,
     deep_merge,
     detach_policy,
+    is_promoted,
     promote,
     s3_buckets_behind_oac,
     staging_config_from,
@@ -186,6 +187,46 @@ def test_throttled_promotion_is_left_to_the_transient_error_path() -> None:
     with stubber, pytest.raises(Exception) as raised:
         promote(client, PRIMARY_ID, STAGING_ID)
     assert not isinstance(raised.value, PromotionFailed)
+
+
+ACM_CERTIFICATE = {
+    "ACMCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/site",
+    "SSLSupportMethod": "sni-only",
+    "MinimumProtocolVersion": "TLSv1.2_2021",
+}
+DEFAULT_CERTIFICATE = {"CloudFrontDefaultCertificate": True}
+
+
+def test_promotion_keeps_only_the_primarys_aliases_and_policy_id() -> None:
+    # Given a staging config as CloudFront promotes it: everything but Aliases and the policy id
+    # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistributionWithStagingConfig.html)
+    staging = distribution_config("/2.0.0", caller_reference="staging-ref", staging=True)
+    staging["ViewerCertificate"] = ACM_CERTIFICATE
+    promoted = {**staging, "CallerReference": "primary-ref", "Staging": False}
+    promoted |= {
+        "Aliases": {"Quantity": 1, "Items": ["www.example.com"]},
+        "ContinuousDeploymentPolicyId": "cd-1",
+    }
+    assert is_promoted(promoted, staging)
+    # Then a primary whose certificate differs from staging's does not carry the staging config
+    assert not is_promoted({**promoted, "ViewerCertificate": DEFAULT_CERTIFICATE}, staging)
+
+
+def test_a_retried_promote_does_not_mistake_a_different_certificate_for_its_own_promotion() -> None:
+    # Given the ETags changed since the probe and the primary differs from staging only in its certificate
+    client, stubber = stubbed_cloudfront()
+    staging = distribution_config("/2.0.0", caller_reference="staging-ref", staging=True)
+    primary = {**staging, "CallerReference": "primary-ref", "Staging": False}
+    primary |= {
+        "Aliases": {"Quantity": 1, "Items": ["www.example.com"]},
+        "ViewerCertificate": ACM_CERTIFICATE,
+    }
+    staging["ViewerCertificate"] = DEFAULT_CERTIFICATE
+    stubber.add_response("get_distribution_config", config_response(primary, "P2"), {"Id": PRIMARY_ID})
+    stubber.add_response("get_distribution_config", config_response(staging, "S2"), {"Id": STAGING_ID})
+    # When Promote runs again, Then it refuses rather than report a promotion that did not happen
+    with stubber, pytest.raises(PromotionFailed, match="changed since the release was probed"):
+        promote(client, PRIMARY_ID, STAGING_ID, ("P1", "S1"))
 
 
 def test_buckets_behind_oac_are_found_from_the_origin_domain() -> None:

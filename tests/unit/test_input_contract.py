@@ -137,10 +137,17 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "traffic.weight: Input should be less than or equal to 0.15",
     ),
     (
+        # A weight of 0 sends no viewer to staging: the weight probe could never pass.
+        "weight zero",
+        "copy_weight",
+        setter("traffic.weight", 0.0),
+        "traffic.weight: Input should be greater than 0",
+    ),
+    (
         "weight negative",
         "copy_weight",
         setter("traffic.weight", -0.01),
-        "traffic.weight: Input should be greater than or equal to 0",
+        "traffic.weight: Input should be greater than 0",
     ),
     (
         "weight string",
@@ -204,7 +211,14 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "alias override",
         "copy_header",
         setter("staging.overrides.distributionConfig", {"Aliases": {"Quantity": 0}}),
-        "staging.overrides.distributionConfig: cannot set Aliases",
+        "staging.overrides.distributionConfig: Aliases cannot be overridden",
+    ),
+    (
+        # CloudFront answers IllegalUpdate while the policy is attached (from the second release on).
+        "locked field override",
+        "copy_header",
+        setter("staging.overrides.distributionConfig", {"Comment": "ok", "HttpVersion": "http2and3"}),
+        "staging.overrides.distributionConfig: HttpVersion cannot be overridden",
     ),
     ("stack name missing", "stack_header", remover("staging.stackName"), "staging.stackName: Field required"),
     (
@@ -279,6 +293,18 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "copy_header",
         setter("promotion.invalidatePaths", ["index.html"]),
         'promotion.invalidatePaths: every path must start with "/"',
+    ),
+    (
+        "invalidation wildcard inside",
+        "copy_header",
+        setter("promotion.invalidatePaths", ["/images/*.jpg"]),
+        "promotion.invalidatePaths: '*' may only be the last character of a path: /images/*.jpg",
+    ),
+    (
+        "invalidation path long",
+        "copy_header",
+        setter("promotion.invalidatePaths", ["/" + "a" * 4000]),
+        "promotion.invalidatePaths: a path may hold at most 4000 characters",
     ),
     (
         "invalidation empty",

@@ -11,6 +11,7 @@ import pytest
 
 from cfcd_common.errors import UnexpectedError
 from cfcd_common.execution_events import ExecutionStatusChange
+from cfcd_common.formatting import ROLLBACK_NOTE
 from functions.notify_status import app
 from tests.unit.conftest import REGION, FakeLambdaContext, load_event, use_client
 
@@ -97,6 +98,24 @@ def test_a_lambda_error_cause_shows_its_message_not_the_stack_trace() -> None:
 
     assert "Cause         staging never served 'v2 App'\n" in notification.message
     assert "stackTrace" not in notification.message
+
+
+def test_the_mail_says_when_the_rollback_was_complete() -> None:
+    # Given a probe failure rolled back, the state machine's note behind the Lambda error's cause
+    cause = json.dumps({"errorType": "ProbeFailed", "errorMessage": "staging never served 'v2 App'"})
+    note = (
+        "complete at 2026-05-04T10:03:11.512Z, the primary Deployed with the continuous deployment "
+        "policy disabled: no viewer reaches staging"
+    )
+    event = ExecutionStatusChange.model_validate(
+        status_event(error="ProbeFailed", cause=f"{cause}{ROLLBACK_NOTE}{note}")
+    )
+
+    notification = app.build_notification(event)
+
+    # Then the cause is the release's, and a row of its own says how and when the rollback ended
+    assert "Cause         staging never served 'v2 App'\n" in notification.message
+    assert f"Rollback      {note}\n" in notification.message
 
 
 def test_an_input_the_workflow_refused_still_gets_a_mail_named_after_the_execution() -> None:

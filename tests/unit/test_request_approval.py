@@ -22,7 +22,7 @@ from moto.sns.models import sns_backends
 from cfcd_common import task
 from cfcd_common.approval_request import policy_traffic
 from cfcd_common.approvals import LinkCheck, format_utc, verify
-from cfcd_common.errors import InvalidInput
+from cfcd_common.errors import InvalidInput, TransientAwsError
 from functions.request_approval import app
 from tests.unit.approval_support import (
     TASK_TOKEN,
@@ -32,7 +32,8 @@ from tests.unit.approval_support import (
     create_table,
     use_fake_aws,
 )
-from tests.unit.conftest import REGION, FakeLambdaContext, load_event
+from tests.unit.conftest import REGION, FakeLambdaContext, load_event, use_client
+from tests.unit.lost_answers import lose_answer, refuse_once
 
 pytestmark = pytest.mark.unit
 
@@ -267,3 +268,60 @@ def test_without_traffic_in_the_payload_the_mail_reads_the_policy() -> None:
     assert traffic is not None and traffic.type == "SingleWeight" and traffic.weight == pytest.approx(0.1)
     sticky = traffic.stickiness
     assert sticky is not None and (sticky.idleTtl, sticky.maximumTtl) == (300, 600)
+
+
+# --- retried attempts: one record and one mail per release -----------------------------------------
+# Each Retry attempt of a .waitForTaskToken task has a new task token (facts file §10).
+RETRY_TOKEN = TASK_TOKEN.replace("Never", "Retry")
+
+
+def test_a_retried_attempt_hands_its_new_token_to_the_one_record_and_mails_nothing_more(
+    world: World,
+) -> None:
+    # Given RequestApproval ran and mailed, and Step Functions runs the task again (a new token)
+    first = app.lambda_handler(world.event(), FakeLambdaContext())
+
+    # When the retried attempt runs
+    second = app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
+
+    # Then there is still one approval record, holding the new token; the mailed links stay valid
+    [item] = world.table.scan()["Items"]
+    assert item["taskToken"] == RETRY_TOKEN and item["status"] == "PENDING"
+    assert second == first
+    # and the approver got one mail on each channel
+    assert (len(world.sns_mails()), len(world.ses_mails())) == (1, 1)
+
+
+@pytest.fixture
+def sns_client(world: World, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The SNS client RequestApproval sends with."""
+    client = boto3.client("sns", region_name=REGION)
+    use_client(monkeypatch, "sns_single_attempt", client)
+    return client
+
+
+def test_a_mail_whose_answer_was_lost_is_not_sent_again(world: World, sns_client: Any) -> None:
+    # Given SNS took the approval mail but its answer never arrived: the attempt failed
+    lose_answer(sns_client, "Publish")
+    with pytest.raises(TransientAwsError):
+        app.lambda_handler(world.event(), FakeLambdaContext())
+
+    # When Step Functions retries the task
+    app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
+
+    # Then the approver has the one mail SNS took (at most once: it may have gone out)
+    assert len(world.sns_mails()) == 1
+    [item] = world.table.scan()["Items"]
+    assert item["taskToken"] == RETRY_TOKEN
+
+
+def test_a_mail_sns_refused_is_sent_by_the_retry(world: World, sns_client: Any) -> None:
+    # Given SNS refused the mail (throttled: an answer, so nothing was sent)
+    refuse_once(sns_client, "Publish", "Throttled", 429)
+    with pytest.raises(TransientAwsError):
+        app.lambda_handler(world.event(), FakeLambdaContext())
+    assert world.sns_mails() == []
+
+    # When Step Functions retries the task, Then the approver gets the mail once
+    app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
+    assert len(world.sns_mails()) == 1

@@ -41,6 +41,8 @@ def test_first_release_copies_the_primary_and_applies_overrides(
     primary = distribution(PRIMARY_ID, distribution_config("/1.0.0"))
     copied_config = distribution_config("/1.0.0", caller_reference="copy-ref", staging=True)
     stubber.add_response("get_distribution", primary, {"Id": PRIMARY_ID})
+    # No staging copy of this primary yet (none made by an earlier attempt or release)
+    stubber.add_response("list_distributions", distribution_list(), {})
     stubber.add_response(
         "copy_distribution",
         {**distribution(STAGING_ID, copied_config, "InProgress"), "Location": "https://x"},
@@ -86,15 +88,7 @@ def test_later_releases_reuse_the_staging_distribution_of_the_policy(
     )
     stubber.add_response(
         "list_distributions",
-        {
-            "DistributionList": {
-                "Marker": "",
-                "MaxItems": 100,
-                "IsTruncated": False,
-                "Quantity": 1,
-                "Items": [summary(STAGING_ID, staging=True)],
-            }
-        },
+        distribution_list(summary(STAGING_ID, staging=True)),
         {},
     )
     stubber.add_response("get_distribution_config", config_response(old_staging, "S7"), {"Id": STAGING_ID})
@@ -118,6 +112,11 @@ def test_later_releases_reuse_the_staging_distribution_of_the_policy(
         "stagingDistributionId": STAGING_ID,
         "policyId": POLICY_ID,
     }
+
+
+def distribution_list(*summaries: dict[str, object]) -> dict[str, object]:
+    listed = {"Marker": "", "MaxItems": 100, "IsTruncated": False, "Quantity": len(summaries)}
+    return {"DistributionList": {**listed, **({"Items": list(summaries)} if summaries else {})}}
 
 
 def summary(distribution_id: str, staging: bool) -> dict[str, object]:

@@ -65,6 +65,12 @@ def test_first_release_creates_attaches_and_enables_the_policy(
     wanted = policy_config(True, WEIGHT_CONFIG, STAGING_DOMAIN)
     stubber.add_response("get_distribution", staging, {"Id": STAGING_ID})
     stubber.add_response("get_distribution", distribution(PRIMARY_ID, primary_config), {"Id": PRIMARY_ID})
+    # No policy names staging yet (none made by an earlier attempt or release)
+    stubber.add_response(
+        "list_continuous_deployment_policies",
+        {"ContinuousDeploymentPolicyList": {"MaxItems": 100, "Quantity": 0}},
+        {},
+    )
     stubber.add_response(
         "create_continuous_deployment_policy",
         {**policy_response(wanted), "Location": "https://x"},

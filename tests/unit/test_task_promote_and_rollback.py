@@ -8,6 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from cfcd_common.aws import now
 from cfcd_common.errors import DeployTimeout, PromotionFailed, TransientAwsError
 from functions.disable_policy import app as disable_app
 from functions.invalidate_cache import app as invalidate_app
@@ -136,10 +137,12 @@ def test_invalidation_is_created_once_per_execution_and_waited_for(
         "action": "create",
         "primaryDistributionId": primary,
         "paths": ["/*"],
+        "deadline": 2**31,
         "deployTimeoutSeconds": 300,
     }
     # When the invalidation is created and checked
     started = invalidate_app.lambda_handler(create, lambda_context)
+    assert (started["started"], started["skipped"]) == (True, None)
     check = {
         "executionArn": EXECUTION_ARN,
         "action": "check",
@@ -180,8 +183,73 @@ def test_an_invalidation_still_in_progress_at_the_deadline_is_deploy_timeout(aws
         invalidate_app.check_invalidation(client, request, at=11)
 
 
+def create_invalidation_request(deadline: int) -> Any:
+    return invalidate_app.CreateInvalidationRequest(
+        executionArn=EXECUTION_ARN,
+        action="create",
+        primaryDistributionId=PRIMARY_ID,
+        paths=["/*"],
+        deadline=deadline,
+        deployTimeoutSeconds=300,
+    )
+
+
+def too_many_invalidations(stubber: Stubber) -> None:
+    # 15 wildcard paths (or 3,000 files) already in progress on the distribution:
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html
+    stubber.add_client_error(
+        "create_invalidation",
+        "TooManyInvalidationsInProgress",
+        "Processing your request will cause you to exceed the maximum number of in-progress wildcard "
+        "invalidations.",
+        http_status_code=400,
+    )
+
+
+def test_too_many_invalidations_in_progress_after_a_promotion_is_waited_out(aws: None) -> None:
+    # Given CloudFront refuses the invalidation: too many already in progress
+    client = boto3.client("cloudfront", region_name="us-east-1")
+    stubber = Stubber(client)
+    too_many_invalidations(stubber)
+    # When InvalidateCache runs before its deadline
+    with stubber:
+        result = invalidate_app.create_invalidation(client, create_invalidation_request(deadline=100), at=50)
+    # Then it asks to be run again after a wait, not to fail the promoted release
+    assert (result.started, result.invalidationId, result.skipped) == (False, None, None)
+
+
+def test_too_many_invalidations_until_the_deadline_goes_on_without_invalidating(aws: None) -> None:
+    client = boto3.client("cloudfront", region_name="us-east-1")
+    stubber = Stubber(client)
+    too_many_invalidations(stubber)
+    with stubber:
+        result = invalidate_app.create_invalidation(client, create_invalidation_request(deadline=100), at=100)
+    # The primary is promoted: VerifyPrimary decides whether viewers already get the release
+    assert (result.started, result.invalidationId) == (False, None)
+    assert result.skipped is not None and "TooManyInvalidationsInProgress" in result.skipped
+
+
 def disable_event() -> dict[str, Any]:
-    return {"executionArn": EXECUTION_ARN, "primaryDistributionId": PRIMARY_ID}
+    return {
+        "executionArn": EXECUTION_ARN,
+        "primaryDistributionId": PRIMARY_ID,
+        "stagingDistributionId": STAGING_ID,
+        "deployTimeoutSeconds": 300,
+    }
+
+
+def policies_listed(stubber: Stubber, *configs: dict[str, Any]) -> None:
+    """GetDistribution of staging, then ListContinuousDeploymentPolicies answering `configs`."""
+    staging = distribution(STAGING_ID, distribution_config(staging=True))
+    stubber.add_response("get_distribution", staging, {"Id": STAGING_ID})
+    items = [
+        {"ContinuousDeploymentPolicy": policy_response(config)["ContinuousDeploymentPolicy"]}
+        for config in configs
+    ]
+    listed = {"MaxItems": 100, "Quantity": len(items), **({"Items": items} if items else {})}
+    stubber.add_response(
+        "list_continuous_deployment_policies", {"ContinuousDeploymentPolicyList": listed}, {}
+    )
 
 
 def test_rollback_disables_the_primarys_policy(
@@ -191,6 +259,7 @@ def test_rollback_disables_the_primarys_policy(
     primary = distribution(PRIMARY_ID, distribution_config(ContinuousDeploymentPolicyId=POLICY_ID))
     stubber.add_response("get_distribution", primary, {"Id": PRIMARY_ID})
     enabled = policy_config(True)
+    policies_listed(stubber, enabled)
     stubber.add_response(
         "get_continuous_deployment_policy_config", policy_config_response(enabled, "C3"), {"Id": POLICY_ID}
     )
@@ -201,11 +270,11 @@ def test_rollback_disables_the_primarys_policy(
     )
     use_client(monkeypatch, "cloudfront", client)
     with stubber:
-        assert disable_app.lambda_handler(disable_event(), lambda_context) == {
-            "policyId": POLICY_ID,
-            "changed": True,
-        }
+        result = disable_app.lambda_handler(disable_event(), lambda_context)
     stubber.assert_no_pending_responses()
+    assert (result["policyId"], result["changed"]) == (POLICY_ID, True)
+    # CheckRollback waits for the primary to be Deployed until timing.deployTimeoutSeconds from now
+    assert result["deadline"] >= now() + 299
 
 
 @pytest.mark.parametrize("attached", [False, True])
@@ -218,6 +287,7 @@ def test_rollback_is_a_no_op_without_an_enabled_policy(
         distribution_config(ContinuousDeploymentPolicyId=POLICY_ID) if attached else distribution_config()
     )
     stubber.add_response("get_distribution", distribution(PRIMARY_ID, config), {"Id": PRIMARY_ID})
+    policies_listed(stubber, *([policy_config(False)] if attached else []))
     if attached:
         stubber.add_response(
             "get_continuous_deployment_policy_config",
@@ -228,4 +298,4 @@ def test_rollback_is_a_no_op_without_an_enabled_policy(
     # When rolling back, then nothing is written (Stubber fails on any unexpected update)
     with stubber:
         result = disable_app.lambda_handler(disable_event(), lambda_context)
-    assert result == {"policyId": POLICY_ID if attached else None, "changed": False}
+    assert (result["policyId"], result["changed"]) == (POLICY_ID if attached else None, False)

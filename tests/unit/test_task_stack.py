@@ -1,4 +1,4 @@
-"""DeployStagingStack and CheckStack on moto's CloudFormation."""
+"""DeployStagingStack and CheckStack on moto's CloudFormation and the emulated CloudFront."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cfcd_common.errors import DeployTimeout, StackFailed, UnexpectedError
 from functions.check_stack import app as check_app
 from functions.deploy_stack import app as deploy_app
 from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, use_client
+from tests.unit.lost_answers import create_primary
 
 pytestmark = pytest.mark.unit
 
@@ -49,6 +50,9 @@ def deploy_event(body: str, origin_path: str = "/2.0.0") -> dict[str, Any]:
     }
 
 
+PRIMARY_ID = "E2QWRUHAPOMQZL"
+
+
 @pytest.fixture
 def cloudformation(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     client = boto3.client("cloudformation", region_name="us-east-1")
@@ -57,8 +61,25 @@ def cloudformation(aws: None, monkeypatch: pytest.MonkeyPatch) -> Any:
     return client
 
 
-def check_event(deadline: int = 2**31) -> dict[str, Any]:
-    return {"executionArn": EXECUTION_ARN, "stackName": "site-staging", "deadline": deadline}
+@pytest.fixture
+def site(emulated_cloudfront: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """A primary and a staging distribution of the same config, as a staging stack would make it."""
+    use_client(monkeypatch, "cloudfront", emulated_cloudfront)
+    primary = create_primary(emulated_cloudfront)
+    etag = emulated_cloudfront.get_distribution(Id=primary["Id"])["ETag"]
+    staging = emulated_cloudfront.copy_distribution(
+        PrimaryDistributionId=primary["Id"], Staging=True, IfMatch=etag, CallerReference="stack-made"
+    )["Distribution"]
+    return primary["Id"], staging["Id"]
+
+
+def check_event(deadline: int = 2**31, primary_id: str = PRIMARY_ID) -> dict[str, Any]:
+    return {
+        "executionArn": EXECUTION_ARN,
+        "primaryDistributionId": primary_id,
+        "stackName": "site-staging",
+        "deadline": deadline,
+    }
 
 
 def stack_role(cloudformation: Any) -> str | None:
@@ -67,27 +88,27 @@ def stack_role(cloudformation: Any) -> str | None:
 
 
 def test_a_new_stack_is_created_and_its_outputs_name_the_staging_side(
-    cloudformation: Any, lambda_context: FakeLambdaContext
+    cloudformation: Any, site: tuple[str, str], lambda_context: FakeLambdaContext
 ) -> None:
-    body = staging_template(
-        {"StagingDistributionId": "E3STAGINGXMPL1", "ContinuousDeploymentPolicyId": "cd-1"}
-    )
+    primary_id, staging_id = site
+    body = staging_template({"StagingDistributionId": staging_id, "ContinuousDeploymentPolicyId": "cd-1"})
     started = deploy_app.lambda_handler(deploy_event(body), lambda_context)
     assert started["operation"] == "create"
     assert started["stackName"] == "site-staging"
-    checked = check_app.lambda_handler(check_event(), lambda_context)
+    checked = check_app.lambda_handler(check_event(primary_id=primary_id), lambda_context)
     assert checked == {
         "done": True,
         "status": "CREATE_COMPLETE",
-        "stagingDistributionId": "E3STAGINGXMPL1",
+        "stagingDistributionId": staging_id,
         "policyId": "cd-1",
     }
 
 
 def test_an_existing_stack_is_updated_and_an_unchanged_one_is_fine(
-    cloudformation: Any, lambda_context: FakeLambdaContext
+    cloudformation: Any, site: tuple[str, str], lambda_context: FakeLambdaContext
 ) -> None:
-    body = staging_template({"StagingDistributionId": "E3STAGINGXMPL1"})
+    primary_id, staging_id = site
+    body = staging_template({"StagingDistributionId": staging_id})
     deploy_app.lambda_handler(deploy_event(body, "/1.0.0"), lambda_context)
     updated = deploy_app.lambda_handler(deploy_event(body, "/2.0.0"), lambda_context)
     assert updated["operation"] == "update"
@@ -95,7 +116,37 @@ def test_an_existing_stack_is_updated_and_an_unchanged_one_is_fine(
         "ParameterValue"
     ]
     assert value == "/2.0.0"
-    assert check_app.lambda_handler(check_event(), lambda_context)["policyId"] is None
+    assert check_app.lambda_handler(check_event(primary_id=primary_id), lambda_context)["policyId"] is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("PriceClass", "PriceClass_100"), ("HttpVersion", "http1.1"), ("IsIPV6Enabled", False)],
+)
+def test_a_staging_distribution_differing_from_the_primary_in_a_locked_field_is_stack_failed(
+    cloudformation: Any,
+    site: tuple[str, str],
+    emulated_cloudfront: Any,
+    lambda_context: FakeLambdaContext,
+    field: str,
+    value: Any,
+) -> None:
+    # Given the staging stack made a staging distribution that differs from the primary in a
+    # field CloudFront refuses to change while a policy is attached (and promotion would copy)
+    primary_id, staging_id = site
+    current = emulated_cloudfront.get_distribution_config(Id=staging_id)
+    emulated_cloudfront.update_distribution(
+        Id=staging_id,
+        IfMatch=current["ETag"],
+        DistributionConfig={**current["DistributionConfig"], field: value},
+    )
+    deploy_app.lambda_handler(
+        deploy_event(staging_template({"StagingDistributionId": staging_id})), lambda_context
+    )
+    # When CheckStack sees the stack complete, Then the release fails naming the field, before
+    # any policy sends a viewer to staging
+    with pytest.raises(StackFailed, match=f"differs from the primary {primary_id} in {field} "):
+        check_app.lambda_handler(check_event(primary_id=primary_id), lambda_context)
 
 
 def test_cloudformation_acts_with_the_staging_stack_role_on_create_and_update(
@@ -173,12 +224,14 @@ def test_check_stack_waits_until_the_deadline_and_fails_on_rollback(
         "describe_stacks", describe(status, "Resource creation cancelled"), {"StackName": "site-staging"}
     )
     request = check_app.CheckStackRequest.model_validate(check_event(deadline=200))
-    with stubber:
+    # Nothing is complete: CloudFront is not asked
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    with stubber, Stubber(cloudfront):
         if isinstance(expected, dict):
-            assert check_app.check_stack(client, request, at).done is expected["done"]
+            assert check_app.check_stack(client, cloudfront, request, at).done is expected["done"]
         else:
             with pytest.raises(expected):
-                check_app.check_stack(client, request, at)
+                check_app.check_stack(client, cloudfront, request, at)
 
 
 def test_a_rolled_back_stack_is_not_updated(cloudformation: Any, lambda_context: FakeLambdaContext) -> None:

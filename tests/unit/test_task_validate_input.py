@@ -14,9 +14,10 @@ from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event, us
 pytestmark = pytest.mark.unit
 
 
-def create_primary(cloudfront: Any) -> dict[str, Any]:
+def create_primary(cloudfront: Any, http_version: str = "http2", enabled: bool = True) -> dict[str, Any]:
     created = cloudfront.create_distribution(
         DistributionConfig={
+            "HttpVersion": http_version,
             "CallerReference": "site",
             "Origins": {
                 "Quantity": 1,
@@ -36,7 +37,7 @@ def create_primary(cloudfront: Any) -> dict[str, Any]:
                 "MinTTL": 0,
             },
             "Comment": "site",
-            "Enabled": True,
+            "Enabled": enabled,
         }
     )
     distribution: dict[str, Any] = created["Distribution"]
@@ -71,6 +72,35 @@ def test_an_unknown_distribution_is_invalid_input(
     use_client(monkeypatch, "cloudfront", boto3.client("cloudfront", region_name="us-east-1"))
     with pytest.raises(InvalidInput, match="primaryDistributionId: no distribution E2QWRUHAPOMQZL"):
         app.lambda_handler(event_for(load_event("input_copy_header.json")), lambda_context)
+
+
+@pytest.mark.parametrize("http_version", ["http2and3", "http3"])
+def test_a_primary_serving_http3_is_invalid_input(
+    aws: None, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch, http_version: str
+) -> None:
+    # Given a primary that supports HTTP/3 (continuous deployment cannot be used with it)
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    primary = create_primary(cloudfront, http_version)
+    use_client(monkeypatch, "cloudfront", cloudfront)
+    raw = load_event("input_copy_header.json") | {"primaryDistributionId": primary["Id"]}
+    # When ValidateInput runs, Then it refuses the release naming the field
+    with pytest.raises(
+        InvalidInput, match=f"primaryDistributionId: {primary['Id']} has HttpVersion {http_version}"
+    ):
+        app.lambda_handler(event_for(raw), lambda_context)
+
+
+def test_a_disabled_primary_is_invalid_input(
+    aws: None, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a disabled primary: it serves no viewer, so no probe can pass, and its staging copy
+    # would be disabled too, which CloudFront refuses while a policy names it
+    cloudfront = boto3.client("cloudfront", region_name="us-east-1")
+    primary = create_primary(cloudfront, enabled=False)
+    use_client(monkeypatch, "cloudfront", cloudfront)
+    raw = load_event("input_copy_header.json") | {"primaryDistributionId": primary["Id"]}
+    with pytest.raises(InvalidInput, match=f"primaryDistributionId: {primary['Id']} is disabled"):
+        app.lambda_handler(event_for(raw), lambda_context)
 
 
 def test_a_contract_error_fails_before_any_aws_call(

@@ -17,8 +17,12 @@ from cfcd_common.approvals import (
     ApprovalRequest,
     ApprovalSummary,
     TrafficSummary,
+    approval_id_for,
     approval_link,
     create_request,
+    is_conditional_check_failure,
+    reopen_request,
+    send_once,
 )
 from cfcd_common.cloudfront import get_distribution, traffic_from_config
 from cfcd_common.config_diff import diff_configs
@@ -80,15 +84,31 @@ class RequestApprovalDependencies:
 def request_approval(
     deps: RequestApprovalDependencies, task: RequestApprovalInput, *, now: int
 ) -> ApprovalRequest:
+    """One approval record and one mail per release, however often the task runs.
+
+    Step Functions runs the task again after a failed attempt (Retry), with a new task token
+    (known assumption: the docs are silent; each attempt is a new TaskScheduled). The
+    record's id comes from the execution, so a retried attempt finds the record the first one
+    stored (its PutItem applied, its answer lost, included) and hands it the new token; the links
+    already mailed stay valid, and the mail is not sent again (send_once).
+    """
     summary = build_summary(deps.cloudfront, task)
-    approval = create_request(
-        deps.table,
-        task_token=task.task_token.get_secret_value(),
-        execution_arn=task.execution_arn,
-        timeout_seconds=task.approval_timeout_seconds,
-        summary=summary,
-        now=now,
-    )
+    token = task.task_token.get_secret_value()
+    approval_id = approval_id_for(deps.signing_key, task.execution_arn)
+    try:
+        approval = create_request(
+            deps.table,
+            approval_id=approval_id,
+            task_token=token,
+            execution_arn=task.execution_arn,
+            timeout_seconds=task.approval_timeout_seconds,
+            summary=summary,
+            now=now,
+        )
+    except ClientError as error:
+        if not is_conditional_check_failure(error):
+            raise
+        approval = reopen_request(deps.table, approval_id, token)
     approve_link, reject_link = (
         approval_link(
             deps.settings.approval_url, deps.signing_key, approval.approval_id, approval.deadline, intent
@@ -96,7 +116,7 @@ def request_approval(
         for intent in ("approve", "reject")
     )
     email = approval_email(approval, approve_link, reject_link, edge_endpoint=deps.settings.edge_endpoint)
-    send_email(deps, email)
+    send_email(deps, approval.approval_id, email)
     return approval
 
 
@@ -119,23 +139,35 @@ def build_summary(cloudfront: CloudFrontClient, task: RequestApprovalInput) -> A
     )
 
 
-def send_email(deps: RequestApprovalDependencies, email: ApprovalEmail) -> None:
-    """SNS always (the topic's subscribers); SES HTML mail as well when a sender is configured."""
+def send_email(deps: RequestApprovalDependencies, approval_id: str, email: ApprovalEmail) -> None:
+    """SNS always (the topic's subscribers); SES HTML mail as well when a sender is configured.
+    Each at most once per approval (send_once)."""
     settings = deps.settings
-    deps.sns.publish(TopicArn=settings.topic_arn, Subject=email.subject, Message=email.text)
+    send_once(
+        deps.table,
+        approval_id,
+        "sns",
+        lambda: deps.sns.publish(TopicArn=settings.topic_arn, Subject=email.subject, Message=email.text),
+    )
     if settings.sender_email and settings.recipient_email:
-        deps.sesv2.send_email(
-            FromEmailAddress=settings.sender_email,
-            Destination={"ToAddresses": [settings.recipient_email]},
-            Content={
-                "Simple": {
-                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                    "Body": {
-                        "Text": {"Data": email.text, "Charset": "UTF-8"},
-                        "Html": {"Data": email.html, "Charset": "UTF-8"},
-                    },
-                }
-            },
+        sender, recipient = settings.sender_email, settings.recipient_email
+        send_once(
+            deps.table,
+            approval_id,
+            "ses",
+            lambda: deps.sesv2.send_email(
+                FromEmailAddress=sender,
+                Destination={"ToAddresses": [recipient]},
+                Content={
+                    "Simple": {
+                        "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                        "Body": {
+                            "Text": {"Data": email.text, "Charset": "UTF-8"},
+                            "Html": {"Data": email.html, "Charset": "UTF-8"},
+                        },
+                    }
+                },
+            ),
         )
 
 

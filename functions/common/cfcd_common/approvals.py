@@ -5,8 +5,8 @@ the CLI (`cfcd approve|reject EXECUTION`), so the rules cannot drift apart. Ever
 passed in; nothing here reads the environment.
 
 Security model, in short:
-- the raw task token lives only in DynamoDB; links carry an opaque random id, its expiry and an
-  HMAC over both (never the token, never the action);
+- the raw task token lives only in DynamoDB; links carry an opaque id (an HMAC of the execution,
+  one per release), its expiry and an HMAC over both (never the token, never the action);
 - GET never writes (mail scanners prefetch links); the decision is a POST with a CSRF token;
 - a decision is single-use: a conditional update moves the record out of PENDING exactly once,
   and only that winner talks to Step Functions.
@@ -14,11 +14,12 @@ Security model, in short:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
 import re
-import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -31,7 +32,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
-from cfcd_common.aws import error_code
+from cfcd_common.aws import error_code, refused_by_service
 from cfcd_common.errors import DEPLOYMENT_REJECTED
 from cfcd_common.models import ProbeReport, Stickiness
 
@@ -48,7 +49,7 @@ SIGNATURE_VERSION = "v1"
 # A decided record outlives the approval deadline so that "who approved release X" stays answerable.
 DECISION_RETENTION_SECONDS = 90 * 24 * 3600
 MIN_SIGNING_KEY_BYTES = 32
-# 18 random bytes = 144 bits, 24 url-safe characters.
+# 18 bytes of an HMAC = 144 bits, 24 url-safe characters.
 APPROVAL_ID_BYTES = 18
 APPROVAL_ID_PATTERN = r"^[A-Za-z0-9_-]{22,64}$"
 _APPROVAL_ID_RE = re.compile(APPROVAL_ID_PATTERN)
@@ -59,6 +60,17 @@ MAX_COMMENT_CHARS = 2000
 TASK_GONE_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 Action = Literal["approve", "reject"]
+
+
+class MailState(StrEnum):
+    """Per channel (sns, ses) in the record's `mails`: the approval mail goes out at most once."""
+
+    # Being sent, or sent with the answer lost: AWS may have delivered it, so it is never resent.
+    SENDING = "SENDING"
+    SENT = "SENT"
+
+
+MailChannel = Literal["sns", "ses"]
 
 
 class ApprovalStatus(StrEnum):
@@ -133,6 +145,7 @@ class ApprovalRequest(_CamelModel):
     deadline: int
     expires_at: int
     summary: ApprovalSummary
+    mails: dict[MailChannel, MailState] = Field(default_factory=dict)
     decided_by: str | None = None
     decided_at: int | None = None
     comment: str | None = None
@@ -179,8 +192,13 @@ def is_valid_approval_id(approval_id: str) -> bool:
     return bool(_APPROVAL_ID_RE.fullmatch(approval_id))
 
 
-def new_approval_id() -> str:
-    return secrets.token_urlsafe(APPROVAL_ID_BYTES)
+def approval_id_for(signing_key: bytes, execution_arn: str) -> str:
+    """The one approval id of an execution: each retried attempt of RequestApproval finds the
+    record the first one stored. An HMAC of the execution under the signing key, so without the
+    key it is as unguessable as a random id."""
+    message = "\n".join(("cfcd-approval-id", SIGNATURE_VERSION, execution_arn)).encode()
+    digest = hmac.new(signing_key, message, hashlib.sha256).digest()[:APPROVAL_ID_BYTES]
+    return base64.urlsafe_b64encode(digest).decode()
 
 
 def format_utc(epoch_seconds: int) -> str:
@@ -198,11 +216,13 @@ def create_request(
     timeout_seconds: int,
     summary: ApprovalSummary,
     now: int,
+    approval_id: str,
 ) -> ApprovalRequest:
-    """Store a PENDING approval under a fresh random id; the record expires (TTL) at the deadline."""
+    """Store a PENDING approval under `approval_id` (approval_id_for the execution); the record
+    expires (TTL) at the deadline. An id already stored is ConditionalCheckFailedException."""
     deadline = now + timeout_seconds
     request = ApprovalRequest(
-        approval_id=new_approval_id(),
+        approval_id=approval_id,
         execution_arn=execution_arn,
         task_token=SecretStr(task_token),
         status=ApprovalStatus.PENDING,
@@ -213,9 +233,80 @@ def create_request(
         expires_at=deadline,
         summary=summary,
     )
-    # A collision of 144 random bits is not expected; the condition makes it an error, not an overwrite.
+    # Never an overwrite: an id already stored is an earlier attempt's record (see reopen_request).
     table.put_item(Item=request.to_item(), ConditionExpression=Attr("pk").not_exists())
     return request
+
+
+def is_conditional_check_failure(error: ClientError) -> bool:
+    return error_code(error) == "ConditionalCheckFailedException"
+
+
+def reopen_request(table: Table, approval_id: str, task_token: str) -> ApprovalRequest:
+    """Hand the record an earlier attempt of RequestApproval stored the task token of this attempt.
+
+    PENDING stays pending; TIMED_OUT (a decision sent with the failed attempt's token, which Step
+    Functions refused as closed) is pending again, until the original deadline the mailed links
+    carry. A decided record is not reopened: the update's condition fails.
+    """
+    response = table.update_item(
+        Key={"pk": approval_key(approval_id)},
+        UpdateExpression="SET taskToken = :token, #status = :pending, expiresAt = deadline "
+        "REMOVE decidedBy, decidedAt, #comment, sourceIp, userAgent",
+        ConditionExpression="#status IN (:pending, :timed_out)",
+        ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
+        ExpressionAttributeValues={
+            ":token": task_token,
+            ":pending": ApprovalStatus.PENDING.value,
+            ":timed_out": ApprovalStatus.TIMED_OUT.value,
+        },
+        ReturnValues="ALL_NEW",
+    )
+    return ApprovalRequest.from_item(response["Attributes"])
+
+
+def send_once(table: Table, approval_id: str, channel: MailChannel, send: Callable[[], object]) -> bool:
+    """Send the approval mail on `channel` at most once per approval; True if sent now.
+
+    At most once, not at least once: SNS Publish (to a standard topic) and SES SendEmail take no
+    idempotency token (https://docs.aws.amazon.com/sns/latest/api/API_Publish.html,
+    https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html), so a send whose
+    answer was lost (a 5xx, a timeout) may have been delivered, and resending would mail the
+    approver twice. The record says SENDING before the call; only a 4xx answer (nothing
+    was sent: throttled, refused) clears it for the task's retry. `send` must not retry by itself
+    (clients.sns_single_attempt): boto3 would resend after a 5xx. A mail lost that way leaves the
+    release waiting until approval.timeoutSeconds; `cfcd status` shows it and `cfcd approve`
+    decides without the mail.
+    """
+    key = {"pk": approval_key(approval_id)}
+    names = {"#channel": channel}
+    try:
+        table.update_item(
+            Key=key,
+            UpdateExpression="SET mails.#channel = :sending",
+            ConditionExpression="attribute_not_exists(mails.#channel)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":sending": MailState.SENDING.value},
+        )
+    except ClientError as error:
+        if not is_conditional_check_failure(error):
+            raise
+        return False  # an earlier attempt sent it, or may have
+    try:
+        send()
+    except Exception as error:
+        if refused_by_service(error):
+            table.update_item(
+                Key=key, UpdateExpression="REMOVE mails.#channel", ExpressionAttributeNames=names
+            )
+        raise
+    table.update_item(
+        Key=key,
+        UpdateExpression="SET mails.#channel = :sent",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues={":sent": MailState.SENT.value},
+    )
+    return True
 
 
 def get_request(table: Table, approval_id: str) -> ApprovalRequest | None:
@@ -308,8 +399,17 @@ def decide(
     try:
         _resume_execution(sfn, request)
     except ClientError as error:
-        if error_code(error) in TASK_GONE_ERRORS:
+        if error_code(error) in TASK_GONE_ERRORS and not _closed_the_task(sfn, request):
             return _refused(Outcome.TASK_GONE, decision, approval_id, _mark_timed_out(table, request))
+        if error_code(error) in TASK_GONE_ERRORS:
+            # This very decision closed the task: sent once, its answer lost, sent again.
+            return Decision(
+                outcome=Outcome.DECIDED,
+                action=decision,
+                approval_id=approval_id,
+                request=request,
+                message=_decided_message(request),
+            )
         # Step Functions did not take the decision (throttled, unavailable): give the claim back so
         # the approver can simply try again.
         _release_claim(table, request)
@@ -333,8 +433,38 @@ def _resume_execution(sfn: SFNClient, request: ApprovalRequest) -> None:
         }
         sfn.send_task_success(taskToken=token, output=json.dumps(output))
     else:
-        cause = f"Rejected by {request.decided_by}" + (f": {request.comment}" if request.comment else "")
-        sfn.send_task_failure(taskToken=token, error=REJECTION_ERROR, cause=cause[:32768])
+        sfn.send_task_failure(taskToken=token, error=REJECTION_ERROR, cause=_rejection_cause(request))
+
+
+def _rejection_cause(request: ApprovalRequest) -> str:
+    cause = f"Rejected by {request.decided_by}" + (f": {request.comment}" if request.comment else "")
+    return cause[:32768]
+
+
+def _closed_the_task(sfn: SFNClient, request: ApprovalRequest) -> bool:
+    """Did this decision close the approval task? Step Functions answers TaskTimedOut to a SendTask*
+    for a closed task, also when the SendTask* that closed it was this same decision: applied, its
+    answer lost (a 5xx, a timeout), then resent by boto3's own retry or by the approver after the
+    claim was given back. The execution's history has the decision's output or cause then.
+    https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetExecutionHistory.html
+    """
+    pages = sfn.get_paginator("get_execution_history").paginate(
+        executionArn=request.execution_arn, reverseOrder=True
+    )
+    for page in pages:
+        for event in page["events"]:
+            if event["type"] == "TaskSucceeded" and request.status is ApprovalStatus.APPROVED:
+                output = json.loads(event.get("taskSucceededEventDetails", {}).get("output") or "null")
+                if isinstance(output, dict) and output.get("approvalId") == request.approval_id:
+                    return True
+            if event["type"] == "TaskFailed" and request.status is ApprovalStatus.REJECTED:
+                details = event.get("taskFailedEventDetails", {})
+                if (details.get("error"), details.get("cause")) == (
+                    REJECTION_ERROR,
+                    _rejection_cause(request),
+                ):
+                    return True
+    return False
 
 
 def _mark_timed_out(table: Table, request: ApprovalRequest) -> ApprovalRequest:

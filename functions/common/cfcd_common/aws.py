@@ -15,10 +15,14 @@ from cfcd_common.errors import CfcdError, TransientAwsError, UnexpectedError
 # boto3 retries throttling and 5xx a few times itself; what still fails surfaces as
 # TransientAwsError so the state machine retries with a longer backoff.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, user_agent_extra="cfcd")
+# For a write that must happen at most once and has no idempotency token (an SNS Publish, an SES
+# mail): boto3 would resend it after a 5xx or a timeout, when AWS may have applied it already.
+SINGLE_ATTEMPT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
 
 TRANSIENT_ERROR_CODES = frozenset(
     {
         "Throttling",
+        "Throttled",  # SNS
         "ThrottlingException",
         "ThrottledException",
         "RequestThrottled",
@@ -47,6 +51,18 @@ def error_code(error: ClientError) -> str:
 def is_transient(error: ClientError) -> bool:
     status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
     return error_code(error) in TRANSIENT_ERROR_CODES or status >= 500
+
+
+def refused_by_service(error: Exception) -> bool:
+    """AWS answered with a 4xx error (throttled, invalid, denied): the request was not applied.
+
+    Anything else (a 5xx, a timeout, a dropped connection) leaves it unknown whether AWS applied
+    the request before the answer was lost.
+    """
+    if not isinstance(error, ClientError):
+        return False
+    status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return 400 <= status < 500
 
 
 def named_task_errors(handler: Callable[P, R]) -> Callable[P, R]:

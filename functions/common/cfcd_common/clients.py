@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from cfcd_common.aws import CLIENT_CONFIG
+from cfcd_common.aws import CLIENT_CONFIG, SINGLE_ATTEMPT_CONFIG
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -58,13 +58,20 @@ def secretsmanager() -> SecretsManagerClient:
 
 
 @cache
-def sesv2() -> SESV2Client:
-    return boto3.client("sesv2", config=CLIENT_CONFIG)
+def sesv2_single_attempt() -> SESV2Client:
+    """For the approval mail: sent at most once (cfcd_common.approvals.send_once)."""
+    return boto3.client("sesv2", config=SINGLE_ATTEMPT_CONFIG)
 
 
 @cache
 def sns() -> SNSClient:
     return boto3.client("sns", config=CLIENT_CONFIG)
+
+
+@cache
+def sns_single_attempt() -> SNSClient:
+    """For the approval mail: sent at most once (cfcd_common.approvals.send_once)."""
+    return boto3.client("sns", config=SINGLE_ATTEMPT_CONFIG)
 
 
 @cache

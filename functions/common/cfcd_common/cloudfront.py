@@ -21,7 +21,14 @@ from botocore.exceptions import ClientError
 
 from cfcd_common.aws import error_code, is_transient
 from cfcd_common.errors import InvalidInput, PromotionFailed
-from cfcd_common.models import HeaderTraffic, Overrides, Stickiness, Traffic, WeightTraffic
+from cfcd_common.models import (
+    UPDATABLE_WHILE_POLICY_ATTACHED,
+    HeaderTraffic,
+    Overrides,
+    Stickiness,
+    Traffic,
+    WeightTraffic,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -163,10 +170,68 @@ def update_policy(
     return with_fresh_etag(attempt)
 
 
+def caller_reference_prefix(primary_id: str) -> str:
+    """What every CallerReference cfcd gives a staging copy of this primary starts with: how cfcd
+    tells its own copies from other tools' (distribution ids hold no "-")."""
+    return f"cfcd-{primary_id}-"
+
+
 def caller_reference(primary_id: str, execution_arn: str) -> str:
-    """Stable per execution: a retried CopyDistribution does not make a second staging copy."""
+    """Stable per execution (the same for a retried call), under the primary's prefix."""
     digest = hashlib.sha256(execution_arn.encode()).hexdigest()[:16]
-    return f"cfcd-{primary_id}-{digest}"
+    return caller_reference_prefix(primary_id) + digest
+
+
+def staging_copies_of(cloudfront: CloudFrontClient, primary_id: str) -> list[str]:
+    """The staging distributions cfcd copied from this primary, by their CallerReference prefix.
+
+    ListDistributions' summaries carry no CallerReference: each staging distribution's config is
+    read (an account holds at most 20 staging distributions).
+    """
+    prefix = caller_reference_prefix(primary_id)
+    copies = []
+    for page in cloudfront.get_paginator("list_distributions").paginate():
+        for summary in page["DistributionList"].get("Items", []):
+            if not summary.get("Staging", False):
+                continue
+            config = cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+            if config["CallerReference"].startswith(prefix):
+                copies.append(summary["Id"])
+    return copies
+
+
+def copy_primary_once(
+    cloudfront: CloudFrontClient, primary: Distribution, execution_arn: str
+) -> tuple[str, bool]:
+    """The staging copy of `primary` cfcd already made, else a new one. Returns (id, copied now).
+
+    Adopting covers a CopyDistribution applied with its answer lost (the task's retry: the caller
+    reference is per execution, so copying again fails DistributionAlreadyExists) and the copy of
+    an earlier release that failed before attaching its policy (no policy names the copy).
+    https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_DistributionConfig.html
+    (CallerReference: a value already used gives DistributionAlreadyExists).
+    """
+    adoptable = staging_copies_of(cloudfront, primary.id)
+    if adoptable:
+        return adoptable[0], False
+    try:
+        copied = cloudfront.copy_distribution(
+            PrimaryDistributionId=primary.id,
+            Staging=True,
+            IfMatch=primary.etag,
+            CallerReference=caller_reference(primary.id, execution_arn),
+        )
+    except ClientError as error:
+        # boto3's own retry of a copy CloudFront applied but answered with a 5xx: it exists now.
+        adoptable = (
+            staging_copies_of(cloudfront, primary.id)
+            if error_code(error) == "DistributionAlreadyExists"
+            else []
+        )
+        if not adoptable:
+            raise
+        return adoptable[0], False
+    return copied["Distribution"]["Id"], True
 
 
 def staging_distribution_of_policy(cloudfront: CloudFrontClient, policy_id: str) -> str | None:
@@ -183,23 +248,19 @@ def staging_distribution_of_policy(cloudfront: CloudFrontClient, policy_id: str)
 def ensure_staging_distribution(
     cloudfront: CloudFrontClient, primary_id: str, overrides: Overrides, execution_arn: str
 ) -> tuple[Distribution, bool]:
-    """Reuse the staging distribution of the primary's policy, else CopyDistribution (once).
+    """Reuse the staging distribution of the primary's policy, else cfcd's copy of the primary,
+    else CopyDistribution (once).
 
     Returns the staging distribution (overrides applied) and whether it was created now.
     An account holds at most 20 staging distributions, so a copy per release is not an option.
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html
     """
     primary = get_distribution(cloudfront, primary_id)
     policy_id = primary.config.get("ContinuousDeploymentPolicyId") or None
     staging_id = staging_distribution_of_policy(cloudfront, policy_id) if policy_id else None
-    created = staging_id is None
+    created = False
     if staging_id is None:
-        copied = cloudfront.copy_distribution(
-            PrimaryDistributionId=primary_id,
-            Staging=True,
-            IfMatch=primary.etag,
-            CallerReference=caller_reference(primary_id, execution_arn),
-        )
-        staging_id = copied["Distribution"]["Id"]
+        staging_id, created = copy_primary_once(cloudfront, primary, execution_arn)
     staging = update_distribution(
         cloudfront, staging_id, lambda current: staging_config_from(primary.config, current, overrides)
     )
@@ -240,6 +301,30 @@ def _policy_config(staging_domain: str, traffic: Config, enabled: bool) -> Confi
     }
 
 
+def policies_naming(cloudfront: CloudFrontClient, staging_domain: str) -> list[str]:
+    """The policies that send traffic to this staging domain, attached to a primary or not.
+    https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ListContinuousDeploymentPolicies.html
+    """
+    found: list[str] = []
+    marker: str | None = None
+    while True:
+        page = cloudfront.list_continuous_deployment_policies(**({"Marker": marker} if marker else {}))
+        listed = page["ContinuousDeploymentPolicyList"]
+        for item in listed.get("Items", []):
+            policy = item["ContinuousDeploymentPolicy"]
+            names = policy["ContinuousDeploymentPolicyConfig"]["StagingDistributionDnsNames"].get("Items", [])
+            if staging_domain in names:
+                found.append(policy["Id"])
+        marker = listed.get("NextMarker") or None
+        if marker is None:
+            return found
+
+
+# CreateContinuousDeploymentPolicy's answers when a policy already names the staging distribution
+# (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateContinuousDeploymentPolicy.html).
+POLICY_EXISTS_ERRORS = frozenset({"StagingDistributionInUse", "ContinuousDeploymentPolicyAlreadyExists"})
+
+
 def enable_policy(
     cloudfront: CloudFrontClient, policy_id: str | None, staging_domain: str, traffic: Traffic | None
 ) -> tuple[str, Traffic]:
@@ -247,21 +332,39 @@ def enable_policy(
 
     Enabled on every run: promotion disables the policy and CloudFormation never notices.
     Without `traffic` an existing policy (e.g. made by the staging stack) keeps its own.
+    Without a known policy, one already naming the staging domain is adopted: made by an earlier
+    attempt whose answer was lost, or by a release that failed before attaching it. A staging
+    distribution can be named by one policy only (StagingDistributionInUse).
     """
+    if policy_id is None:
+        named = policies_naming(cloudfront, staging_domain)
+        policy_id = named[0] if named else None
     if policy_id is None:
         if traffic is None:
             raise InvalidInput("traffic: required when no continuous deployment policy exists yet")
-        created = cloudfront.create_continuous_deployment_policy(
-            ContinuousDeploymentPolicyConfig=cast(
-                "ContinuousDeploymentPolicyConfigUnionTypeDef",
-                _policy_config(staging_domain, traffic_config(traffic), enabled=True),
+        try:
+            created = cloudfront.create_continuous_deployment_policy(
+                ContinuousDeploymentPolicyConfig=cast(
+                    "ContinuousDeploymentPolicyConfigUnionTypeDef",
+                    _policy_config(staging_domain, traffic_config(traffic), enabled=True),
+                )
             )
-        )
-        return created["ContinuousDeploymentPolicy"]["Id"], traffic
+            return created["ContinuousDeploymentPolicy"]["Id"], traffic
+        except ClientError as error:
+            # boto3's own retry of a create CloudFront applied but answered with a 5xx.
+            named = (
+                policies_naming(cloudfront, staging_domain)
+                if error_code(error) in POLICY_EXISTS_ERRORS
+                else []
+            )
+            if not named:
+                raise
+            policy_id = named[0]
 
-    def enabled(old: Config) -> Config:
+    def enabled(old: Config) -> Config | None:
         wanted = traffic_config(traffic) if traffic is not None else old["TrafficConfig"]
-        return _policy_config(staging_domain, wanted, enabled=True)
+        config = _policy_config(staging_domain, wanted, enabled=True)
+        return None if config == old else config
 
     config, _ = update_policy(cloudfront, policy_id, enabled)
     return policy_id, traffic_from_config(config["TrafficConfig"])
@@ -291,10 +394,29 @@ def detach_policy(cloudfront: CloudFrontClient, primary_id: str) -> None:
     update_distribution(cloudfront, primary_id, lambda config: {**config, "ContinuousDeploymentPolicyId": ""})
 
 
-# What a promotion leaves on the primary instead of taking it from the staging distribution.
+# What a promotion leaves on the primary instead of taking it from the staging distribution:
+# "The primary distribution retains its Aliases [...] and ContinuousDeploymentPolicyId value, but
+# otherwise its configuration is overwritten to match the staging distribution."
+# https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_UpdateDistributionWithStagingConfig.html
+# CallerReference and Staging are the distribution's identity, never copied (known assumption:
+# the reference is silent; a CallerReference cannot be changed, a primary cannot become staging).
+# Everything else, ViewerCertificate included, comes from staging.
 PRIMARY_KEEPS_ON_PROMOTION = frozenset(
-    {"CallerReference", "Aliases", "ViewerCertificate", "ContinuousDeploymentPolicyId", "Staging"}
+    {"Aliases", "ContinuousDeploymentPolicyId", "CallerReference", "Staging"}
 )
+
+
+def locked_differences(primary: Config, staging: Config) -> list[str]:
+    """Fields in which staging differs from the primary but may not: CloudFront refuses to change
+    them while a policy is attached (IllegalUpdate), and promotion would copy them onto the primary.
+    Only the fields listed in UPDATABLE_WHILE_POLICY_ATTACHED may differ, besides what the primary
+    keeps on promotion."""
+    free = UPDATABLE_WHILE_POLICY_ATTACHED | PRIMARY_KEEPS_ON_PROMOTION
+    return sorted(
+        key
+        for key in primary.keys() | staging.keys()
+        if key not in free and primary.get(key) != staging.get(key)
+    )
 
 
 def is_promoted(primary: Config, staging: Config) -> bool:

@@ -17,10 +17,29 @@ from cfcd_common.errors import InvalidInput
 
 HEADER_PREFIX = "aws-cf-cd-"
 MAX_WEIGHT = 0.15
-# Fields of a DistributionConfig a staging distribution must not take from `overrides`:
-# CloudFront owns them (Staging, CallerReference), staging distributions reject aliases, and the
-# policy belongs on the primary.
-FORBIDDEN_OVERRIDE_KEYS = frozenset({"Aliases", "CallerReference", "Staging", "ContinuousDeploymentPolicyId"})
+# The only DistributionConfig fields CloudFront lets primary and staging change while a continuous
+# deployment policy is attached (cfcd keeps it attached from the first release on); any other
+# change is refused with IllegalUpdate. So these are the only fields `overrides` may set, and the
+# only ones a staging stack's distribution may hold differently from the primary.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-continuous-deployment.html#updating-staging-and-primary-distributions
+# ("all cache behavior settings", "origins and origin groups", "custom error responses",
+# "geographic restrictions", "default root object", "logging", "description (comment)").
+UPDATABLE_WHILE_POLICY_ATTACHED = frozenset(
+    {
+        "DefaultCacheBehavior",
+        "CacheBehaviors",
+        "Origins",
+        "OriginGroups",
+        "CustomErrorResponses",
+        "Restrictions",  # holds only GeoRestriction
+        "DefaultRootObject",
+        "Logging",
+        "Comment",
+    }
+)
+# Invalidation paths (API): start with "/", "*" only as the last character, at most 4,000 characters.
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/invalidation-specifying-objects.html
+MAX_INVALIDATION_PATH_LENGTH = 4000
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 _DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{1,64}$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
@@ -60,7 +79,11 @@ class Stickiness(ContractModel):
 
 class WeightTraffic(ContractModel):
     type: Literal["SingleWeight"]
-    weight: Annotated[float, Field(ge=0, le=MAX_WEIGHT)]
+    # 0 < weight <= 0.15: "a decimal number between 0 and 0.15", the quota "15%"
+    # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ContinuousDeploymentSingleWeightConfig.html,
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html).
+    # 0 itself sends nobody to staging, so the weight probe could never see the release.
+    weight: Annotated[float, Field(gt=0, le=MAX_WEIGHT)]
     stickiness: Stickiness | None = None
 
 
@@ -84,9 +107,13 @@ class Overrides(ContractModel):
     @field_validator("distributionConfig")
     @classmethod
     def _allowed_keys(cls, config: dict[str, Any] | None) -> dict[str, Any] | None:
-        forbidden = sorted(FORBIDDEN_OVERRIDE_KEYS & set(config or {}))
-        if forbidden:
-            raise ValueError(f"cannot set {', '.join(forbidden)} on a staging distribution")
+        locked = sorted(set(config or {}) - UPDATABLE_WHILE_POLICY_ATTACHED)
+        if locked:
+            allowed = ", ".join(sorted(UPDATABLE_WHILE_POLICY_ATTACHED))
+            raise ValueError(
+                f"{', '.join(locked)} cannot be overridden: while a continuous deployment policy is "
+                f"attached CloudFront lets staging change only {allowed}"
+            )
         return config
 
 
@@ -159,6 +186,11 @@ class Promotion(ContractModel):
     def _paths(cls, paths: list[str]) -> list[str]:
         if any(not path.startswith("/") for path in paths):
             raise ValueError('every path must start with "/"')
+        if any(len(path) > MAX_INVALIDATION_PATH_LENGTH for path in paths):
+            raise ValueError(f"a path may hold at most {MAX_INVALIDATION_PATH_LENGTH} characters")
+        inner_wildcards = [path for path in paths if "*" in path[:-1]]
+        if inner_wildcards:
+            raise ValueError(f"'*' may only be the last character of a path: {', '.join(inner_wildcards)}")
         return paths
 
 

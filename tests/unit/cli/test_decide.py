@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, create_request, get_request
-from tests.unit.approval_support import sample_summary
+from tests.unit.approval_support import new_approval_id, sample_summary
 from tests.unit.cli.conftest import FakeAws, approval_definition, passing_definition
 
 pytestmark = pytest.mark.unit
@@ -26,6 +26,7 @@ def release_waiting_for_approval(
     callback = fake_aws.wait_for_message(queue)
     return create_request(
         table,
+        approval_id=new_approval_id(),
         task_token=callback["taskToken"],
         execution_arn=callback["executionArn"],
         timeout_seconds=timeout_seconds,

@@ -18,7 +18,7 @@ import pytest
 from cfcd.cli.render import render
 from cfcd.cli.watch import watch
 from cfcd.client.execution_view import ExecutionView, StepStatus, build_view
-from cfcd_common.formatting import format_duration
+from cfcd_common.formatting import ROLLBACK_NOTE, format_duration
 from tests.unit.cli.conftest import FIXTURES
 
 pytestmark = pytest.mark.unit
@@ -189,6 +189,26 @@ def test_an_uncaught_lambda_error_shows_its_error_message_not_the_json() -> None
     assert "✗ ProbeStaging" in text
     assert "ProbeFailed: staging returned 500 for /index.html" in text
     assert "stackTrace" not in text
+
+
+def test_a_rolled_back_release_says_when_the_rollback_was_complete() -> None:
+    # Given a release failed by the probe, whose cause carries the state machine's rollback note
+    note = "complete at 2026-11-26T06:00:12.000Z, the primary Deployed with the policy disabled"
+    cause = (
+        json.dumps({"errorMessage": "staging returned 500", "errorType": "ProbeFailed"})
+        + ROLLBACK_NOTE
+        + note
+    )
+    view = build_view(
+        DEFINITION,
+        execution("FAILED", stopDate=T0 + timedelta(seconds=12), error="ProbeFailed", cause=cause),
+        [event(0, "ExecutionStarted")],
+    )
+
+    # Then the error line shows the release's cause and a line of its own the rollback
+    text = render(view, colour=False)
+    assert "FAILED: ProbeFailed: staging returned 500\n" in text
+    assert f"  rollback: {note}" in text
 
 
 def test_an_aborted_execution_marks_the_open_state_failed() -> None:
