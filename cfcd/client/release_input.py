@@ -30,7 +30,7 @@ class InvalidInputError(CfcdError):
 def execution_name(distribution_id: str, now: datetime | None = None) -> str:
     """`<distribution>-<UTC timestamp>-<random>`: unique, sortable, and says what it releases.
 
-    Always explicit: moto names every unnamed execution `None` (DESIGN §3).
+    Always explicit: moto names every unnamed execution `None` (docs/design.md §7).
     """
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     prefix = re.sub(r"[^A-Za-z0-9_-]", "", distribution_id)[:56] or "release"

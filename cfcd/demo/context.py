@@ -71,7 +71,7 @@ class DemoContext:
         return Site(self.info.edge_endpoint, self.site.domain_name)
 
     def copy_release(self, release: str, traffic: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        """A copy-mode input (the contract of DESIGN §1) for one of the seed's releases."""
+        """A copy-mode input (the contract of docs/design.md §2) for one of the seed's releases."""
         major = release.split(".", 1)[0]
         document: dict[str, Any] = {
             "primaryDistributionId": self.site.primary_distribution_id,

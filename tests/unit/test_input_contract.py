@@ -1,4 +1,4 @@
-"""The input contract (cfcd_common.models): every DESIGN §2 rule, named in the error."""
+"""The input contract (cfcd_common.models): every rule of docs/design.md §2 and §3, named in the error."""
 
 from __future__ import annotations
 

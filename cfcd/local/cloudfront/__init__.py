@@ -1,4 +1,4 @@
-"""CloudFront made faithful on moto 5.2.5 (see DESIGN §2 and §3).
+"""CloudFront made faithful on moto 5.2.5 (see docs/design.md §3 and §7).
 
 Once :func:`cfcd.local.moto_patches.install` ran (before ``mock_aws()`` is used or moto's server
 starts), real boto3 clients get continuous deployment policies, CopyDistribution,
