@@ -1,13 +1,13 @@
 """Step Functions' quotas on the local cloud, with the real state machine and handlers.
 
-- A release stuck in a wait loop ends DeployTimeout, not on the history limit. The local cloud
-  cannot wait 86,400 s, so the stuck loop's timeout is scaled down and the history limit with it:
-  the limit is what tests/history_budget.py allows this release's timing, by the arithmetic that
-  shows the contract's extremes fit 25,000 events (tests/unit/test_history_budget.py). A loop
-  that checked more often than cfcd_common.polling says (a fixed 1 s poll would need about 440
-  events here), or states that wrote more events than the model counts, would reach the limit
-  and end States.Runtime instead. The events each state visit writes are measured against the
-  model too.
+- A release that never deploys ends DeployTimeout, not on the history limit, after both its
+  Deployed wait and its rollback's wait ran to their deadline. The local cloud cannot wait
+  86,400 s, so those loops' timeout is scaled down and the history limit with it: the limit is
+  what tests/history_budget.py allows this release's timing, by the arithmetic that shows the
+  contract's extremes fit 25,000 events (tests/unit/test_history_budget.py). A loop that checked
+  more often than cfcd_common.polling says (a fixed 1 s poll would write over 400 events here),
+  or states that wrote more events than the model counts, would reach the limit and end
+  States.Runtime instead. The events each state visit writes are measured against the model too.
 - A release that does reach the history limit fails as AWS fails it (States.Runtime, no Catch),
   and the CleanupRelease rule undoes what it left.
 - The largest state a promoted release carries, on a distribution with 25 origins and 25 cache
@@ -35,8 +35,8 @@ pytestmark = pytest.mark.faults
 ASL: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[2] / "statemachine" / "deployment.asl.json").read_text()
 )
-# The stuck loop's deadline, scaled down from the contract's 86,400 s.
-STUCK_TIMEOUT_SECONDS = 45
+# The stuck loops' deadline, scaled down from the contract's 86,400 s.
+STUCK_TIMEOUT_SECONDS = 30
 # States a release stuck in CheckDeployed never reaches: the budget is its path's, not the longest.
 OFF_THE_STUCK_PATH = frozenset({"ProbeStaging", "DeployStagingStack"})
 NEVER_SECONDS = 3600.0  # a propagation delay no test outlives
@@ -72,13 +72,16 @@ def visits(events: list[dict[str, Any]]) -> list[tuple[str, int]]:
     return found
 
 
-def start_stuck(cloud: LocalCloudHandle, document: dict[str, Any]) -> Release:
-    """Start a release whose policy never finishes deploying; the rollback deploys as usual."""
+def run_stuck(cloud: LocalCloudHandle, document: dict[str, Any], timeout: float) -> tuple[Release, Any]:
+    """Run a release whose distributions never finish deploying (nor does its rollback) to its end."""
     cloud.faults.set_propagation_seconds(NEVER_SECONDS)
     release = Release(cloud, document, label="quota")
-    wait_for(lambda: entered(history(release), "CheckDeployed") or None, 60, "CheckDeployed entered")
-    cloud.faults.set_propagation_seconds(1.0)
-    return release
+
+    def ended() -> dict[str, Any] | None:
+        description = release.describe()
+        return None if description["status"] == "RUNNING" else description
+
+    return release, wait_for(ended, timeout, f"end of {release.name}")
 
 
 def most_demanding_input(site: SeededSite, deploy_timeout_seconds: int) -> dict[str, Any]:
@@ -97,7 +100,7 @@ def most_demanding_input(site: SeededSite, deploy_timeout_seconds: int) -> dict[
 def test_a_release_that_never_deploys_ends_deploy_timeout_within_the_history_its_timing_allows(
     cloud: LocalCloudHandle,
 ) -> None:
-    # Given a release with the most demanding timing, its deploy wait scaled down to 45 s
+    # Given a release with the most demanding timing, its deploy waits scaled down to 30 s
     site = new_site(cloud)
     before = snapshot(cloud, site.primary_distribution_id)
     timing = {**contract_timing(), "$.timing.deployTimeoutSeconds": STUCK_TIMEOUT_SECONDS}
@@ -105,11 +108,12 @@ def test_a_release_that_never_deploys_ends_deploy_timeout_within_the_history_its
     budget = worst_case_events(ASL, timing, with_retries=False, avoid=OFF_THE_STUCK_PATH)
     cloud.faults.set_history_limit(budget)
 
-    # When CloudFront never finishes deploying its policy
-    release = start_stuck(cloud, most_demanding_input(site, STUCK_TIMEOUT_SECONDS))
-    description = release.finished()
+    # When CloudFront never finishes deploying, neither the policy nor the rollback
+    document = most_demanding_input(site, STUCK_TIMEOUT_SECONDS)
+    release, description = run_stuck(cloud, document, timeout=2 * STUCK_TIMEOUT_SECONDS + 60)
 
-    # Then it ends DeployTimeout, rolled back: policy disabled, lock free, primary as before
+    # Then it ends DeployTimeout (the rollback not confirmed in time): policy disabled, lock
+    # free, primary as before
     verdict = check_invariant(cloud, site, before, description)
     assert (verdict.status, verdict.error) == ("FAILED", "DeployTimeout"), verdict.explain()
     assert not verdict.violations, verdict.explain()
@@ -119,12 +123,13 @@ def test_a_release_that_never_deploys_ends_deploy_timeout_within_the_history_its
     assert [
         (name, count) for name, count in visits(events) if count > state_events(states[name], False)
     ] == []
-    checks = entered(events, "CheckDeployed")
-    assert 2 <= len(checks) <= max_checks(1, STUCK_TIMEOUT_SECONDS)
-    loop = next(loop for loop in loops(ASL, timing, with_retries=False) if loop.check == "CheckDeployed")
-    assert {later - earlier for earlier, later in itertools.pairwise(checks)} == {
-        loop.per_check + loop.per_wait
-    }
+    for loop in loops(ASL, timing, with_retries=False):
+        checks = entered(events, loop.check)
+        assert len(checks) <= max_checks(1, STUCK_TIMEOUT_SECONDS), loop.check
+        spacings = {later - earlier for earlier, later in itertools.pairwise(checks)}
+        assert spacings <= {loop.per_check + loop.per_wait}, loop.check
+    # And both stuck loops polled until their deadline
+    assert len(entered(events, "CheckDeployed")) >= 2 and len(entered(events, "CheckRollback")) >= 2
     assert len(events) <= budget
 
 
@@ -137,8 +142,7 @@ def test_a_release_that_reaches_the_history_limit_fails_like_on_aws_and_the_clea
     cloud.faults.set_history_limit(LIMIT_INSIDE_THE_LOOP)
 
     # When it polls a policy that never finishes deploying
-    release = start_stuck(cloud, most_demanding_input(site, 86_400))
-    description = release.finished()
+    release, description = run_stuck(cloud, most_demanding_input(site, 86_400), timeout=90)
 
     # Then the 60th event fails it States.Runtime, as on AWS, and no Catch ran: no rollback
     cause = history_limit_cause(LIMIT_INSIDE_THE_LOOP)
