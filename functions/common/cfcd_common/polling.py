@@ -5,10 +5,11 @@ then (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html,
 https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). One poll
 writes 9 events (the check Task, its Choice, the Wait), so a fixed `pollSeconds` (down to 1 s)
 over a timeout of up to 86,400 s could poll 86,400 times. Instead every wait is at least
-`pollSeconds`, at least a quarter of the time the loop has already waited, at most an hour, and
-never past the loop's deadline. Any timing the contract allows then fits the history quota
-(README "History budget" has the arithmetic), and a change is noticed within a quarter of the
-time already waited (one that lands 25 minutes in is seen at most 375 s later).
+`pollSeconds`, at least a quarter of the time the loop has already waited, at most two hours,
+and never past the loop's deadline. Any timing the contract allows then fits the history quota
+with room for more loops (README "History budget" has the arithmetic), and a change is noticed
+within a quarter of the time already waited (one that lands 25 minutes in is seen at most 375 s
+later).
 
 Every wait loop's check (CheckStack, CheckDeployed, ProbeStaging, CheckInvalidation) takes a
 `PolledCheck` and returns `nextWaitSeconds`; the loop's Wait state reads it with `SecondsPath`.
@@ -20,8 +21,8 @@ from cfcd_common.models import TaskRequest
 
 # Each wait is at least the time already waited divided by this (the lag's share of it).
 STRETCH_DIVISOR = 4
-# ... and at most this, unless pollSeconds is longer.
-MAX_INTERVAL_SECONDS = 3600
+# ... and at most this, unless pollSeconds is longer (a wait reaches it 8 hours into a loop).
+MAX_INTERVAL_SECONDS = 7200
 
 
 def next_wait_seconds(poll_seconds: int, timeout_seconds: int, deadline: int, now: int) -> int:
