@@ -66,7 +66,7 @@ class PropagationSetting(BaseModel):
     seconds: float = Field(ge=0)
 
 
-# Step Functions' "Maximum execution history size" (a hard quota):
+# Step Functions' limit on one execution's history, in events (a hard quota):
 # https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 STEP_FUNCTIONS_HISTORY_LIMIT = 25_000
 

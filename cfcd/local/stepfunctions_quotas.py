@@ -3,8 +3,8 @@
 moto's interpreter keeps an execution's history without bound, and its ``States.ALL`` matches
 every error. AWS Step Functions (Standard workflows) does neither:
 
-- An execution's history holds at most 25,000 events ("Maximum execution history size",
-  https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); reaching it fails the
+- An execution's history holds at most 25,000 events, a hard quota
+  (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html); reaching it fails the
   execution. Catchers exist on Task, Parallel and Map states "but not for top-level state machine
   execution failures" (https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html),
   so no Retry or Catch runs: the execution is over. The docs do not give the failure's shape
@@ -12,8 +12,8 @@ every error. AWS Step Functions (Standard workflows) does neither:
   error ``States.Runtime`` and cause "The execution reached the maximum number of history events
   (25000)." Here the limit is what :func:`history_limit` was when the execution started
   (``POST /cfcd-api/history-limit`` lowers it, so a test reaches it in a few hundred events).
-- ``States.ALL`` "cannot catch the States.DataLimitExceeded terminal error or Runtime error
-  types" (concepts-error-handling, above). moto already raises ``States.DataLimitExceeded`` when a
+- ``States.ALL`` can't catch the ``States.DataLimitExceeded`` terminal error or ``States.Runtime``
+  (concepts-error-handling, above). moto already raises ``States.DataLimitExceeded`` when a
   task's result or a state's output passes 256 KiB; here a catcher or retrier matches it, or
   ``States.Runtime``, only by naming it (docs silent on naming them; users report a catcher that
   names States.DataLimitExceeded does catch a task's oversized result).
