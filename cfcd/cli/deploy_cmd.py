@@ -165,7 +165,12 @@ def build_input(input_file: str | None, flags: Mapping[str, Any]) -> dict[str, A
     metavar="PATH",
     help="promotion.invalidatePaths after promotion (repeatable; default /*).",
 )
-@click.option("--poll-seconds", type=int, metavar="SECONDS", help="timing.pollSeconds between checks.")
+@click.option(
+    "--poll-seconds",
+    type=int,
+    metavar="SECONDS",
+    help="timing.pollSeconds: the first wait between checks (later ones stretch).",
+)
 @click.option("--deploy-timeout", type=int, metavar="SECONDS", help="timing.deployTimeoutSeconds.")
 @click.option("--probe-timeout", type=int, metavar="SECONDS", help="timing.probeTimeoutSeconds.")
 @click.option("--release", metavar="LABEL", help="A label for humans (mail, logs), e.g. v2.0.0.")

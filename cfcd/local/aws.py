@@ -26,8 +26,15 @@ from moto.core.responses import ActionResult
 from pydantic import BaseModel, ValidationError
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from cfcd.local import moto_patches
-from cfcd.local.faults import REGISTRY, EdgeFaults, Fault, OriginFault, PropagationSetting
+from cfcd.local import moto_patches, stepfunctions_quotas
+from cfcd.local.faults import (
+    REGISTRY,
+    EdgeFaults,
+    Fault,
+    HistoryLimitSetting,
+    OriginFault,
+    PropagationSetting,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -166,7 +173,8 @@ def s3_operation(method: str, target: str, full_url: str, headers: Mapping[str, 
 
 
 class ControlApi:
-    """``/cfcd-api/*``: faults, propagation delay, origin and edge faults, recorded calls."""
+    """``/cfcd-api/*``: faults, propagation delay, origin and edge faults, recorded calls, and the
+    Step Functions history limit."""
 
     def __init__(self, hooks: ControlHooks) -> None:
         self._hooks = hooks
@@ -209,6 +217,13 @@ class ControlApi:
                 return 503, {"message": "the CloudFront emulator is not running"}
             self._hooks.set_propagation_seconds(setting.seconds)
             return 200, setting.model_dump()
+        elif path == "/cfcd-api/history-limit":
+            if method == "POST":
+                limit = HistoryLimitSetting.model_validate_json(raw)
+                stepfunctions_quotas.set_history_limit(limit.events)
+                return 200, limit.model_dump()
+            if method == "GET":
+                return 200, HistoryLimitSetting(events=stepfunctions_quotas.history_limit()).model_dump()
         elif path in ("/cfcd-api/origin-faults", "/cfcd-api/edge-faults"):
             edge = self._hooks.edge
             if edge is None:

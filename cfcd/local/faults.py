@@ -66,6 +66,17 @@ class PropagationSetting(BaseModel):
     seconds: float = Field(ge=0)
 
 
+# Step Functions' limit on one execution's history, in events (a hard quota):
+# https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
+STEP_FUNCTIONS_HISTORY_LIMIT = 25_000
+
+
+class HistoryLimitSetting(BaseModel):
+    """How many events an execution started from now on may write (AWS: 25,000; only lower here)."""
+
+    events: int = Field(ge=2, le=STEP_FUNCTIONS_HISTORY_LIMIT)
+
+
 _CALLS = TypeAdapter(list[RecordedCall])
 
 
@@ -166,6 +177,13 @@ class FaultsClient:
     def set_propagation_seconds(self, seconds: float) -> None:
         self._request("POST", "/cfcd-api/propagation", PropagationSetting(seconds=seconds).model_dump())
 
+    def set_history_limit(self, events: int) -> None:
+        """Executions started from now on fail ``States.Runtime`` at ``events`` history events."""
+        self._request("POST", "/cfcd-api/history-limit", HistoryLimitSetting(events=events).model_dump())
+
+    def history_limit(self) -> int:
+        return HistoryLimitSetting.model_validate(self._request("GET", "/cfcd-api/history-limit")).events
+
     def inject_origin_status(self, path_prefix: str, status: int) -> None:
         fault = OriginFault(path_prefix=path_prefix, status=status)
         self._request("POST", "/cfcd-api/origin-faults", fault.model_dump(by_alias=True))
@@ -191,11 +209,12 @@ class FaultsClient:
         self._request("DELETE", "/cfcd-api/calls")
 
     def reset(self) -> None:
-        """Clear faults, origin and edge faults and recorded calls."""
+        """Clear faults, origin and edge faults and recorded calls; AWS's history limit again."""
         self.clear()
         self.clear_origin_faults()
         self.clear_edge_faults()
         self.reset_calls()
+        self.set_history_limit(STEP_FUNCTIONS_HISTORY_LIMIT)
 
     def _request(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         data = None if payload is None else json.dumps(payload).encode()

@@ -21,6 +21,12 @@ What is patched, and why:
 - ``moto.cloudformation.models.CloudFormationBackend.update_stack``: an update without
   ``RoleARN`` keeps the stack's role instead of dropping it.
 - ``moto.stepfunctions.responses.StepFunctionResponse.send_task_failure``: keeps the ``cause``.
+- ``moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__`` /
+  ``add_event`` and
+  ``moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl.ErrorEqualsDecl._eval_body``:
+  Step Functions' history limit (an execution fails ``States.Runtime`` at its 25,000th event, or
+  the lower limit a test set, past every Retry and Catch), and ``States.ALL`` no longer matching
+  ``States.DataLimitExceeded`` or ``States.Runtime`` (:mod:`cfcd.local.stepfunctions_quotas`).
 - ``moto.awslambda.models.LambdaFunction.invoke``: functions run on the local Lambda runtime
   (:func:`cfcd.local.lambda_runtime.invoke_registered`).
 - ``moto.events.models.Rule.send_to_targets`` and
@@ -198,7 +204,11 @@ def _patch_cloudformation() -> None:
 
 def _patch_stepfunctions() -> None:
     from moto.core.responses import EmptyResult
+    from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.responses import StepFunctionResponse
+
+    from cfcd.local import stepfunctions_quotas as quotas
 
     def send_task_failure(self: Any) -> Any:
         # moto's handler passes only `error` to the backend, so a rejection's "Rejected by X:
@@ -209,6 +219,9 @@ def _patch_stepfunctions() -> None:
         return EmptyResult()
 
     _replace(StepFunctionResponse, "send_task_failure", send_task_failure)
+    _then(EventManager, "__init__", lambda manager, *args, **kwargs: quotas.keep_history_limit(manager))
+    _around(EventManager, "add_event", quotas.add_event_within_limit)
+    _around(ErrorEqualsDecl, "_eval_body", quotas.match_error_equals)
 
 
 def _patch_lambda() -> None:

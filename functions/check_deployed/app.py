@@ -10,22 +10,23 @@ from pydantic import Field
 from cfcd_common import clients
 from cfcd_common.aws import now
 from cfcd_common.errors import DeployTimeout
-from cfcd_common.models import TaskRequest, TaskResult
+from cfcd_common.models import TaskResult
+from cfcd_common.polling import PolledCheck
 from cfcd_common.task import task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
 
 
-class CheckDeployedRequest(TaskRequest):
+class CheckDeployedRequest(PolledCheck):
     distributionIds: Annotated[list[str], Field(min_length=1)]
-    deadline: int
 
 
 class DeployedStatus(TaskResult):
     done: bool
     statuses: dict[str, str]
     checkedAt: int  # when done: the moment propagation was seen finished (the probe's clock starts)
+    nextWaitSeconds: int  # 0 when done
 
 
 @tracer.capture_method
@@ -35,9 +36,10 @@ def check_deployed(client: CloudFrontClient, request: CheckDeployedRequest, at: 
         for distribution_id in request.distributionIds
     }
     done = all(status == "Deployed" for status in statuses.values())
-    if not done and at > request.deadline:
+    if not done and request.timed_out(at):
         raise DeployTimeout(f"not Deployed after timing.deployTimeoutSeconds: {statuses}")
-    return DeployedStatus(done=done, statuses=statuses, checkedAt=at)
+    wait = 0 if done else request.next_wait_seconds(at)
+    return DeployedStatus(done=done, statuses=statuses, checkedAt=at, nextWaitSeconds=wait)
 
 
 @task_handler()

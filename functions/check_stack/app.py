@@ -17,7 +17,8 @@ from cfcd_common import clients
 from cfcd_common.aws import now
 from cfcd_common.cloudfront import Config, locked_differences
 from cfcd_common.errors import DeployTimeout, StackFailed
-from cfcd_common.models import UPDATABLE_WHILE_POLICY_ATTACHED, StagingOutcome, TaskRequest
+from cfcd_common.models import UPDATABLE_WHILE_POLICY_ATTACHED, StagingOutcome
+from cfcd_common.polling import PolledCheck
 from cfcd_common.task import task_handler, tracer
 
 if TYPE_CHECKING:
@@ -28,10 +29,9 @@ if TYPE_CHECKING:
 COMPLETE = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_COMPLETE_CLEANUP_IN_PROGRESS"})
 
 
-class CheckStackRequest(TaskRequest):
+class CheckStackRequest(PolledCheck):
     primaryDistributionId: str
     stackName: str
-    deadline: int
 
 
 def check_staging_matches_primary(
@@ -74,9 +74,9 @@ def check_stack(
     if "FAILED" in status or "ROLLBACK" in status or status.startswith("DELETE"):
         reason = stack.get("StackStatusReason", "see the stack events")
         raise StackFailed(f"{request.stackName}: {status}: {reason}")
-    if at > request.deadline:
+    if request.timed_out(at):
         raise DeployTimeout(f"{request.stackName}: still {status} after timing.deployTimeoutSeconds")
-    return StagingOutcome(done=False, status=status)
+    return StagingOutcome(done=False, status=status, nextWaitSeconds=request.next_wait_seconds(at))
 
 
 @task_handler()

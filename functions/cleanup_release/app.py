@@ -1,11 +1,14 @@
-"""CleanupRelease: an execution ended without its own rollback (stopped, timed out, States.Runtime).
+"""CleanupRelease: an execution ended without its own rollback (stopped, timed out, or on a quota).
 
 Target of the EventBridge rule on `Step Functions Execution Status Change` events with status
 FAILED, ABORTED or TIMED_OUT for the cfcd state machine. Step Functions runs no Catch on ABORTED
-and TIMED_OUT, nor for States.Runtime failures. If the ended execution still holds its primary's
-lock, it was mid-release: disable the policy (viewers back on the primary) and free the lock. A
-lock held by another execution (or none) means there is nothing of this execution left to undo,
-which is the case of every FAILED execution whose rollback ran.
+and TIMED_OUT, nor for the FAILED endings `States.ALL` does not catch: States.Runtime (also how an
+execution whose history reaches 25,000 events ends) and States.DataLimitExceeded
+(https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html). If the ended
+execution still holds its primary's lock, it was mid-release: disable the policy (viewers back on
+the primary) and free the lock. A lock held by another execution (or none) means there is
+nothing of this execution left to undo, which is the case of every FAILED execution whose
+rollback ran.
 """
 
 from __future__ import annotations

@@ -19,27 +19,27 @@ from cfcd_common import clients
 from cfcd_common.aws import error_code, now
 from cfcd_common.cloudfront import caller_reference
 from cfcd_common.errors import DeployTimeout
-from cfcd_common.models import TaskRequest, TaskResult
+from cfcd_common.models import TaskResult
+from cfcd_common.polling import PolledCheck
 from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
 
 
-class CreateInvalidationRequest(TaskRequest):
+class CreateInvalidationRequest(PolledCheck):
+    """Its deadline: until when to keep trying while CloudFront has too many invalidations in
+    progress; CheckInvalidation then gets as long (timeoutSeconds) for the one it made."""
+
     action: Literal["create"]
     primaryDistributionId: str
     paths: Annotated[list[str], Field(min_length=1)]
-    # Until when to keep trying while CloudFront has too many invalidations in progress.
-    deadline: int
-    deployTimeoutSeconds: int
 
 
-class CheckInvalidationRequest(TaskRequest):
+class CheckInvalidationRequest(PolledCheck):
     action: Literal["check"]
     primaryDistributionId: str
     invalidationId: str
-    deadline: int
 
 
 InvalidationRequest = Annotated[
@@ -56,19 +56,21 @@ class InvalidationStarted(TaskResult):
     # Why the release goes on without invalidating (the deadline passed); None otherwise.
     skipped: str | None
     deadline: int  # for CheckInvalidation
+    nextWaitSeconds: int  # before trying again; 0 once started or skipped
 
 
 class InvalidationStatus(TaskResult):
     done: bool
     status: str
     checkedAt: int
+    nextWaitSeconds: int  # 0 when done
 
 
 @tracer.capture_method
 def create_invalidation(
     client: CloudFrontClient, request: CreateInvalidationRequest, at: int
 ) -> InvalidationStarted:
-    deadline = at + request.deployTimeoutSeconds
+    deadline = at + request.timeoutSeconds
     try:
         created = client.create_invalidation(
             DistributionId=request.primaryDistributionId,
@@ -87,13 +89,20 @@ def create_invalidation(
             f"TooManyInvalidationsInProgress on {request.primaryDistributionId} until "
             "timing.deployTimeoutSeconds after the promotion: not invalidated (cached objects "
             "expire with their TTLs)"
-            if at >= request.deadline
+            if request.timed_out(at)
             else None
         )
         logger.warning("too many invalidations in progress", extra={"skipped": skipped is not None})
-        return InvalidationStarted(started=False, invalidationId=None, skipped=skipped, deadline=deadline)
+        wait = 0 if skipped else request.next_wait_seconds(at)
+        return InvalidationStarted(
+            started=False, invalidationId=None, skipped=skipped, deadline=deadline, nextWaitSeconds=wait
+        )
     return InvalidationStarted(
-        started=True, invalidationId=created["Invalidation"]["Id"], skipped=None, deadline=deadline
+        started=True,
+        invalidationId=created["Invalidation"]["Id"],
+        skipped=None,
+        deadline=deadline,
+        nextWaitSeconds=0,
     )
 
 
@@ -104,11 +113,12 @@ def check_invalidation(
     found = client.get_invalidation(DistributionId=request.primaryDistributionId, Id=request.invalidationId)
     status = found["Invalidation"]["Status"]
     done = status.lower() == "completed"
-    if not done and at > request.deadline:
+    if not done and request.timed_out(at):
         raise DeployTimeout(
             f"invalidation {request.invalidationId} still {status} after timing.deployTimeoutSeconds"
         )
-    return InvalidationStatus(done=done, status=status, checkedAt=at)
+    wait = 0 if done else request.next_wait_seconds(at)
+    return InvalidationStatus(done=done, status=status, checkedAt=at, nextWaitSeconds=wait)
 
 
 @task_handler()

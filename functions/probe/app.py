@@ -16,19 +16,17 @@ from pydantic import Field, TypeAdapter
 from cfcd_common.aws import now
 from cfcd_common.errors import ProbeFailed, VerifyFailed
 from cfcd_common.models import Probe, ProbeReport, TaskRequest, Traffic
-from cfcd_common.probing import Fetch, http_fetcher, next_wait_seconds, probe_staging, verify_primary
+from cfcd_common.polling import PolledCheck
+from cfcd_common.probing import Fetch, http_fetcher, probe_staging, verify_primary
 from cfcd_common.settings import EdgeSettings
 from cfcd_common.task import logger, metrics, task_handler, tracer
 
 
-class StagingProbeRequest(TaskRequest):
+class StagingProbeRequest(PolledCheck):
     mode: Literal["staging"]
     domainName: str
     probe: Probe
     traffic: Traffic
-    pollSeconds: int
-    startedAt: int
-    deadline: int
 
 
 class PrimaryProbeRequest(TaskRequest):
@@ -56,11 +54,10 @@ def run_probe(fetch: Fetch, request: StagingProbeRequest | PrimaryProbeRequest, 
     report = probe_staging(fetch, request.probe, request.traffic)
     if report.ok:
         return ProbeOutcome(**dict(report), ready=True, nextWaitSeconds=0)
-    if at >= request.deadline:
+    if request.timed_out(at):
         details = "; ".join(f"{c.description}: {c.detail}" for c in report.checks if not c.passed)
         raise ProbeFailed(f"{report.summary} after timing.probeTimeoutSeconds ({details})")
-    wait = next_wait_seconds(request.pollSeconds, request.startedAt, request.deadline, at)
-    return ProbeOutcome(**dict(report), ready=False, nextWaitSeconds=wait)
+    return ProbeOutcome(**dict(report), ready=False, nextWaitSeconds=request.next_wait_seconds(at))
 
 
 @task_handler()

@@ -207,8 +207,9 @@ def test_invalidation_retried_after_a_lost_answer_is_the_same_invalidation(
         "action": "create",
         "primaryDistributionId": site["Id"],
         "paths": ["/*"],
+        "pollSeconds": 1,
+        "timeoutSeconds": 60,
         "deadline": 2**31,
-        "deployTimeoutSeconds": 60,
     }
     result = twice(invalidate_cache.lambda_handler, event)
     listed = emulated_cloudfront.list_invalidations(DistributionId=site["Id"])["InvalidationList"]

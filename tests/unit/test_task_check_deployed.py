@@ -21,7 +21,13 @@ pytestmark = pytest.mark.unit
 
 
 def event(deadline: int) -> dict[str, Any]:
-    return {"executionArn": EXECUTION_ARN, "distributionIds": [PRIMARY_ID, STAGING_ID], "deadline": deadline}
+    return {
+        "executionArn": EXECUTION_ARN,
+        "distributionIds": [PRIMARY_ID, STAGING_ID],
+        "pollSeconds": 5,
+        "timeoutSeconds": 1000,
+        "deadline": deadline,
+    }
 
 
 def stub_statuses(stubber: Any, primary: str, staging: str) -> None:
@@ -46,6 +52,18 @@ def test_done_only_once_every_distribution_is_deployed() -> None:
         second = app.check_deployed(client, request, at=20)
     assert (first.done, first.statuses) == (False, {PRIMARY_ID: "Deployed", STAGING_ID: "InProgress"})
     assert (second.done, second.checkedAt) == (True, 20)
+    # And the wait before the next check is the loop's stretched interval; none once done
+    assert (first.nextWaitSeconds, second.nextWaitSeconds) == (5, 0)
+
+
+def test_a_long_wait_checks_less_often() -> None:
+    # Given a loop that started 400 s ago (deadline 1000 s after its start)
+    client, stubber = stubbed_cloudfront()
+    stub_statuses(stubber, "InProgress", "InProgress")
+    request = app.CheckDeployedRequest.model_validate(event(deadline=1000))
+    # When CloudFront is still propagating, Then the next check is a quarter of that time away
+    with stubber:
+        assert app.check_deployed(client, request, at=400).nextWaitSeconds == 100
 
 
 def test_past_the_deadline_a_pending_distribution_is_deploy_timeout(

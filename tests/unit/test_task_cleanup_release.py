@@ -86,11 +86,34 @@ def expect_policy_lookup(stubber: Stubber, *, enabled: bool, etag: str = "C7") -
     return config
 
 
-@pytest.mark.parametrize("status", ["ABORTED", "TIMED_OUT"])
-def test_a_stopped_release_holding_the_lock_is_rolled_back_and_unlocked(
-    status: str, world: CleanupWorld, lambda_context: FakeLambdaContext
+# How Step Functions ends an execution without running its Catch: stopped, timed out as a whole,
+# or failed on a quota (its history full, or a state's data over 256 KiB).
+ENDED_WITHOUT_CATCH = {
+    "stopped": ("ABORTED", {}),
+    "timed out": ("TIMED_OUT", {}),
+    "history full": (
+        "FAILED",
+        {
+            "error": "States.Runtime",
+            "cause": "The execution reached the maximum number of history events (25000).",
+        },
+    ),
+    "payload too large": (
+        "FAILED",
+        {
+            "error": "States.DataLimitExceeded",
+            "cause": "The state/task 'arn:aws:states:::lambda:invoke' returned a result with a size "
+            "exceeding the maximum number of bytes service limit.",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize(("status", "failure"), ENDED_WITHOUT_CATCH.values(), ids=ENDED_WITHOUT_CATCH.keys())
+def test_a_release_ended_without_its_catch_holding_the_lock_is_rolled_back_and_unlocked(
+    status: str, failure: dict[str, str], world: CleanupWorld, lambda_context: FakeLambdaContext
 ) -> None:
-    # Given a release stopped mid-way: it holds the lock and its policy still sends viewers to staging
+    # Given a release ended mid-way: it holds the lock and its policy still sends viewers to staging
     world.lock(EXECUTION_ARN)
     enabled = expect_policy_lookup(world.cloudfront_stubber, enabled=True, etag="C7")
     world.cloudfront_stubber.add_response(
@@ -100,7 +123,7 @@ def test_a_stopped_release_holding_the_lock_is_rolled_back_and_unlocked(
     )
 
     # When its end is reported
-    outcome = app.lambda_handler(status_change(status), lambda_context)
+    outcome = app.lambda_handler(status_change(status, **failure), lambda_context)
 
     # Then the policy is disabled with the ETag just read, and the lock is free for the next release
     assert outcome["skipped"] is None

@@ -69,7 +69,13 @@ def test_first_release_copies_the_primary_and_applies_overrides(
         result = app.lambda_handler(EVENT, lambda_context)
     # Then a staging copy was made once, with the release's origin path
     stubber.assert_no_pending_responses()
-    assert result == {"done": True, "status": "copied", "stagingDistributionId": STAGING_ID, "policyId": None}
+    assert result == {
+        "done": True,
+        "status": "copied",
+        "stagingDistributionId": STAGING_ID,
+        "policyId": None,
+        "nextWaitSeconds": 0,
+    }
 
 
 def test_later_releases_reuse_the_staging_distribution_of_the_policy(
@@ -111,6 +117,7 @@ def test_later_releases_reuse_the_staging_distribution_of_the_policy(
         "status": "reused",
         "stagingDistributionId": STAGING_ID,
         "policyId": POLICY_ID,
+        "nextWaitSeconds": 0,
     }
 
 

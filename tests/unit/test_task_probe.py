@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cfcd_common.errors import ProbeFailed, VerifyFailed
-from cfcd_common.probing import http_fetcher, next_wait_seconds
+from cfcd_common.probing import http_fetcher
 from functions.probe import app
 from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext
 
@@ -80,7 +80,7 @@ def staging_event(traffic: dict[str, Any], deadline: int) -> dict[str, Any]:
         "probe": {"path": "/index.html", "expect": {"status": 200, "bodyContains": "v2 App"}, "samples": 9},
         "traffic": traffic,
         "pollSeconds": 5,
-        "startedAt": 0,
+        "timeoutSeconds": max(deadline, 1),  # the probe started at 0
         "deadline": deadline,
     }
 
@@ -114,8 +114,8 @@ def test_while_propagating_the_probe_asks_to_wait_and_at_the_deadline_fails(
     assert (waiting.ready, waiting.ok, waiting.nextWaitSeconds) == (
         False,
         False,
-        40,
-    )  # half of 100 s spent, capped at 8 x pollSeconds
+        25,
+    )  # a quarter of the 100 s spent (cfcd_common.polling)
     assert "1 of 2 checks failed" in waiting.summary
     # And at the deadline it fails with the probe's findings
     with pytest.raises(ProbeFailed, match="with aws-cf-cd-env: staging"):
@@ -158,11 +158,3 @@ def test_verify_primary_passes_after_promotion_and_fails_before(
     edge.mode = "primary-only"
     with pytest.raises(VerifyFailed, match="v1 App"):
         app.lambda_handler(verify, lambda_context)
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [(0, 5), (10, 5), (30, 15), (100, 40), (995, 5), (1000, 1)],
-)
-def test_backoff_grows_with_time_spent_and_never_passes_the_deadline(now: int, expected: int) -> None:
-    assert next_wait_seconds(poll_seconds=5, started_at=0, deadline=1000, now=now) == expected

@@ -137,8 +137,9 @@ def test_invalidation_is_created_once_per_execution_and_waited_for(
         "action": "create",
         "primaryDistributionId": primary,
         "paths": ["/*"],
+        "pollSeconds": 1,
+        "timeoutSeconds": 300,
         "deadline": 2**31,
-        "deployTimeoutSeconds": 300,
     }
     # When the invalidation is created and checked
     started = invalidate_app.lambda_handler(create, lambda_context)
@@ -148,6 +149,8 @@ def test_invalidation_is_created_once_per_execution_and_waited_for(
         "action": "check",
         "primaryDistributionId": primary,
         "invalidationId": started["invalidationId"],
+        "pollSeconds": 1,
+        "timeoutSeconds": 300,
         "deadline": started["deadline"],
     }
     status = invalidate_app.lambda_handler(check, lambda_context)
@@ -177,10 +180,12 @@ def test_an_invalidation_still_in_progress_at_the_deadline_is_deploy_timeout(aws
         action="check",
         primaryDistributionId=PRIMARY_ID,
         invalidationId="I1",
+        pollSeconds=1,
+        timeoutSeconds=10,
         deadline=10,
     )
     with stubber, pytest.raises(DeployTimeout, match="I1 still InProgress"):
-        invalidate_app.check_invalidation(client, request, at=11)
+        invalidate_app.check_invalidation(client, request, at=10)
 
 
 def create_invalidation_request(deadline: int) -> Any:
@@ -189,8 +194,9 @@ def create_invalidation_request(deadline: int) -> Any:
         action="create",
         primaryDistributionId=PRIMARY_ID,
         paths=["/*"],
+        pollSeconds=5,
+        timeoutSeconds=100,
         deadline=deadline,
-        deployTimeoutSeconds=300,
     )
 
 
@@ -214,8 +220,10 @@ def test_too_many_invalidations_in_progress_after_a_promotion_is_waited_out(aws:
     # When InvalidateCache runs before its deadline
     with stubber:
         result = invalidate_app.create_invalidation(client, create_invalidation_request(deadline=100), at=50)
-    # Then it asks to be run again after a wait, not to fail the promoted release
+    # Then it asks to be run again after a wait (a quarter of the 50 s it has waited), not to fail
+    # the promoted release
     assert (result.started, result.invalidationId, result.skipped) == (False, None, None)
+    assert result.nextWaitSeconds == 13
 
 
 def test_too_many_invalidations_until_the_deadline_goes_on_without_invalidating(aws: None) -> None:
@@ -225,7 +233,7 @@ def test_too_many_invalidations_until_the_deadline_goes_on_without_invalidating(
     with stubber:
         result = invalidate_app.create_invalidation(client, create_invalidation_request(deadline=100), at=100)
     # The primary is promoted: VerifyPrimary decides whether viewers already get the release
-    assert (result.started, result.invalidationId) == (False, None)
+    assert (result.started, result.invalidationId, result.nextWaitSeconds) == (False, None, 0)
     assert result.skipped is not None and "TooManyInvalidationsInProgress" in result.skipped
 
 

@@ -1,8 +1,9 @@
 """Undo what a release that ended without its own rollback left behind.
 
-Step Functions runs no Catch when an execution is stopped (StopExecution) or times out, so
-neither DisableContinuousDeployment nor ReleaseLock runs. The cleanup_release function (an
-EventBridge rule on ABORTED/TIMED_OUT) and `cfcd cleanup DISTRIBUTION` both come here:
+Step Functions runs no Catch when an execution is stopped (StopExecution), times out, or fails on
+a quota (history or payload), so neither DisableContinuousDeployment nor ReleaseLock runs. The
+cleanup_release function (an EventBridge rule on FAILED/ABORTED/TIMED_OUT) and
+`cfcd cleanup DISTRIBUTION` both come here:
 disable the primary's policy so every viewer gets the primary again, and free the lock.
 The primary's own config is never touched (a promotion that went through stays).
 """

@@ -311,3 +311,5 @@ class StagingOutcome(TaskResult):
     stagingDistributionId: str | None = None
     # A policy the staging side already brings (stack output) or the primary already has (copy).
     policyId: str | None = None
+    # CheckStack's wait before its next look (cfcd_common.polling); 0 once done.
+    nextWaitSeconds: int = 0

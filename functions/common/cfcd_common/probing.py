@@ -115,11 +115,3 @@ def _report(side: str, checks: list[ProbeCheck]) -> ProbeReport:
         + "; ".join(c.description for c in failed)
     )
     return ProbeReport(ok=ok, summary=summary, checks=checks)
-
-
-def next_wait_seconds(poll_seconds: int, started_at: int, deadline: int, now: int) -> int:
-    """Back off while CloudFront propagates: half the time spent so far, from pollSeconds up to
-    8 x pollSeconds, never past the deadline (so the last probe runs right at it)."""
-    elapsed = max(0, now - started_at)
-    wait = min(max(poll_seconds, elapsed // 2), 8 * poll_seconds)
-    return max(1, min(wait, deadline - now))

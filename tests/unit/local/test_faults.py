@@ -12,9 +12,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cfcd.local import cloudfront
+from cfcd.local import cloudfront, stepfunctions_quotas
 from cfcd.local.cloud import LocalCloudInfo
-from cfcd.local.faults import FaultsApiError, FaultsClient
+from cfcd.local.faults import STEP_FUNCTIONS_HISTORY_LIMIT, FaultsApiError, FaultsClient
 
 pytestmark = pytest.mark.unit
 
@@ -104,6 +104,15 @@ def test_propagation_delay_is_set_through_the_api(info: LocalCloudInfo, faults: 
         faults.set_propagation_seconds(previous)
 
 
+def test_the_history_limit_is_lowered_through_the_api_and_reset_to_aws_quota(
+    info: LocalCloudInfo, faults: FaultsClient
+) -> None:
+    faults.set_history_limit(600)
+    assert (faults.history_limit(), stepfunctions_quotas.history_limit()) == (600, 600)
+    faults.reset()
+    assert stepfunctions_quotas.history_limit() == STEP_FUNCTIONS_HISTORY_LIMIT
+
+
 def test_origin_fault_reaches_the_edge(info: LocalCloudInfo, faults: FaultsClient) -> None:
     assert info.site is not None
 
@@ -128,6 +137,7 @@ def test_origin_fault_reaches_the_edge(info: LocalCloudInfo, faults: FaultsClien
         ("/cfcd-api/faults", {"service": "cloudfront", "operation": "X", "error": "E", "count": 0}),
         ("/cfcd-api/faults", {"service": "cloudfront", "operation": "X", "error": "E", "when": "during"}),
         ("/cfcd-api/edge-faults", {"allTrafficToPrimary": "sometimes"}),
+        ("/cfcd-api/history-limit", {"events": 25_001}),  # AWS's quota is the most there is
     ],
 )
 def test_invalid_fault_is_a_400(

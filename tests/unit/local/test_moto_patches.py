@@ -20,8 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from cfcd.local import lambda_runtime, mail, moto_patches
-from cfcd.local.faults import REGISTRY, Fault
+from cfcd.local import lambda_runtime, mail, moto_patches, stepfunctions_quotas
+from cfcd.local.faults import REGISTRY, STEP_FUNCTIONS_HISTORY_LIMIT, Fault
 from cfcd.local.lambda_runtime import InvokeResult
 from tests.unit.local.test_cloudfront_policies import distribution_config
 
@@ -35,6 +35,9 @@ PATCHED = {
     "moto.cloudformation.parsing.get_model_map",
     "moto.cloudformation.models.CloudFormationBackend.update_stack",
     "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure",
+    "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__",
+    "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.add_event",
+    "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl.ErrorEqualsDecl._eval_body",
     "moto.awslambda.models.LambdaFunction.invoke",
     "moto.events.models.Rule.send_to_targets",
     "moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated",
@@ -225,6 +228,159 @@ def test_send_task_failure_passes_the_cause_on() -> None:
     StepFunctionResponse.send_task_failure(response)  # type: ignore[arg-type]
 
     assert received == {"token": "token-1", "error": "Rejected", "cause": "Rejected by ana: wrong colour"}
+
+
+class ScriptedRuntime:
+    """Runs one function, answering each invoke with the next of ``answers`` (the last repeats)."""
+
+    def __init__(self, name: str, answers: list[InvokeResult]) -> None:
+        self.name = name
+        self.answers = answers
+        self.invokes = 0
+
+    def has_function(self, name: str) -> bool:
+        return name == self.name
+
+    def invoke(self, name: str, payload: bytes) -> InvokeResult:
+        self.invokes += 1
+        return self.answers[min(self.invokes, len(self.answers)) - 1]
+
+
+@pytest.fixture
+def running_executions() -> Iterator[None]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        yield
+    stepfunctions_quotas.set_history_limit(STEP_FUNCTIONS_HISTORY_LIMIT)
+
+
+def run_with_function(definition: dict[str, Any], runtime: ScriptedRuntime) -> str:
+    """Run ``definition`` to its end, its Lambda tasks answered by ``runtime``; the execution ARN."""
+    role = client("iam").create_role(RoleName=f"fn-{runtime.name}", AssumeRolePolicyDocument="{}")
+    client("lambda").create_function(
+        FunctionName=runtime.name,
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="app.handler",
+        Code={"ZipFile": b"PK"},
+    )
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(name=runtime.name, definition=json.dumps(definition), roleArn=ROLE)
+    lambda_runtime.activate(runtime)  # type: ignore[arg-type]
+    try:
+        execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="run")[
+            "executionArn"
+        ]
+        deadline = time.monotonic() + 20
+        while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+            assert time.monotonic() < deadline, "the execution did not end"
+            time.sleep(0.05)
+    finally:
+        lambda_runtime.activate(None)
+    return str(execution)
+
+
+def lambda_task(function: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": function, "Payload": {}},
+        **fields,
+    }
+
+
+SUCCEEDS = InvokeResult(b"{}")
+FAILS = InvokeResult(b'{"errorType": "Flaky", "errorMessage": "try again"}', "Unhandled")
+# A check that fails (and is caught) every other time, polled forever: 7 events a visit.
+POLL_FOREVER = {
+    "StartAt": "Check",
+    "States": {
+        "Check": lambda_task(
+            "check",
+            ResultPath=None,
+            Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "Again"}],
+            Next="Again",
+        ),
+        "Again": {"Type": "Wait", "Seconds": 0, "Next": "Check"},
+    },
+}
+
+
+def test_an_event_manager_keeps_the_history_limit_in_force_when_it_was_made() -> None:
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext, EventManager
+
+    # Given an execution's event manager made while the limit was 3
+    stepfunctions_quotas.set_history_limit(3)
+    try:
+        manager = EventManager()
+    finally:
+        stepfunctions_quotas.set_history_limit(STEP_FUNCTIONS_HISTORY_LIMIT)
+    context = EventHistoryContext.of_program_start()
+    # When a third event is added after the limit went back up, Then that execution's history is full
+    manager.add_event(context, HistoryEventType.ExecutionStarted)
+    manager.add_event(context, HistoryEventType.PassStateEntered)
+    with pytest.raises(stepfunctions_quotas.HistoryLimitReached):
+        manager.add_event(context, HistoryEventType.PassStateExited)
+    assert [event["type"] for event in manager.get_event_history()][-1] == "ExecutionFailed"
+
+
+@pytest.mark.parametrize("limit", range(12, 26))  # every event of two polls (one failed, one not)
+def test_a_full_history_fails_the_execution_past_every_catch_and_calls_nothing_more(
+    running_executions: None, limit: int
+) -> None:
+    # Given executions limited to `limit` history events, and a loop that never ends on its own
+    stepfunctions_quotas.set_history_limit(limit)
+    runtime = ScriptedRuntime("check", [FAILS, SUCCEEDS] * 20)
+
+    # When it runs
+    execution = run_with_function(POLL_FOREVER, runtime)
+
+    # Then it fails as AWS fails it: event `limit` is the failure, States.Runtime, no Catch ran
+    sfn = client("stepfunctions")
+    cause = f"The execution reached the maximum number of history events ({limit})."
+    described = sfn.describe_execution(executionArn=execution)
+    assert (described["status"], described["error"], described["cause"]) == (
+        "FAILED",
+        "States.Runtime",
+        cause,
+    )
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    assert [event["id"] for event in events] == list(range(1, limit + 1))
+    assert events[-1]["type"] == "ExecutionFailed"
+    assert events[-1]["executionFailedEventDetails"] == {"error": "States.Runtime", "cause": cause}
+    # And the function ran only for the tasks the history shows started
+    assert runtime.invokes == sum(event["type"] == "TaskStarted" for event in events)
+
+
+def test_states_all_catches_no_oversized_result_but_a_catcher_naming_it_does(
+    running_executions: None,
+) -> None:
+    # Given a task whose result passes 256 KiB, caught by States.ALL or by name
+    oversized = InvokeResult(json.dumps({"blob": "x" * 300_000}).encode())
+    caught_by = {
+        name: {
+            "StartAt": "Fetch",
+            "States": {
+                "Fetch": lambda_task(
+                    f"fetch-{name}", Catch=[{"ErrorEquals": [error], "Next": "Caught"}], End=True
+                ),
+                "Caught": {"Type": "Pass", "End": True},
+            },
+        }
+        for name, error in (("all", "States.ALL"), ("named", "States.DataLimitExceeded"))
+    }
+
+    # When each runs
+    runs = {
+        name: run_with_function(definition, ScriptedRuntime(f"fetch-{name}", [oversized]))
+        for name, definition in caught_by.items()
+    }
+
+    # Then States.ALL let the execution fail States.DataLimitExceeded; the named catcher caught it
+    sfn = client("stepfunctions")
+    failed = sfn.describe_execution(executionArn=runs["all"])
+    assert (failed["status"], failed["error"]) == ("FAILED", "States.DataLimitExceeded")
+    assert sfn.describe_execution(executionArn=runs["named"])["status"] == "SUCCEEDED"
 
 
 class OneFunctionRuntime:
