@@ -598,6 +598,7 @@ def test_a_lost_answer_to_the_release_history_write_records_the_promotion_once(
         "lost answer to the release history write", ran, cloud, "SUCCEEDED", injected=1, consumed=consumed
     )
     assert verdict.promoted and consumed == 1
+    assert cloud.info.table_name is not None
     history = read_history(cloud.client("dynamodb"), cloud.info.table_name, site.primary_distribution_id)
     assert [(record.executionArn, record.promotedAt is not None) for record in history.records] == [
         (release.arn, True)

@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from cfcd_common.cloudfront import restored_staging_config
 from cfcd_common.errors import InvalidInput
 from cfcd_common.models import Probe
 from cfcd_common.release_history import PromotionRecord, mark_promoted, read_history, record_before_promotion
@@ -230,3 +231,33 @@ def test_a_restore_without_traffic_needs_a_policy_to_keep(
     with pytest.raises(InvalidInput, match="traffic: required: .* has no continuous deployment policy"):
         validated(primary, "rollback-1", probe=probe_of(1))
     assert validated(primary, "rollback-1", probe=probe_of(1), traffic=HEADER)["traffic"] == HEADER
+
+
+def test_a_field_the_restored_config_lacks_is_dropped_and_locked_fields_stay_the_primarys() -> None:
+    # Given a primary with a default root object added since, and a recorded config without it
+    # and with another price class (a field CloudFront locks while a policy is attached)
+    origins = {"Quantity": 1, "Items": [{"Id": "site", "OriginPath": "/3.0.0"}]}
+    primary = {
+        "CallerReference": "primary",
+        "Aliases": {"Quantity": 1, "Items": ["www.example.com"]},
+        "ContinuousDeploymentPolicyId": "policy-1",
+        "Staging": False,
+        "Comment": "v3",
+        "DefaultRootObject": "index.html",
+        "PriceClass": "PriceClass_100",
+        "Origins": origins,
+    }
+    restored = {**primary, "Comment": "v2", "PriceClass": "PriceClass_All"}
+    del restored["DefaultRootObject"]
+    restored["Origins"] = {"Quantity": 1, "Items": [{"Id": "site", "OriginPath": "/2.0.0"}]}
+    # When staging is given the restored config
+    staged = restored_staging_config(primary, {"CallerReference": "staging"}, restored)
+    # Then the updatable fields are the recorded ones, the rest the primary's, as staging holds it
+    assert staged == {
+        "CallerReference": "staging",
+        "Aliases": {"Quantity": 0},
+        "Staging": True,
+        "Comment": "v2",
+        "PriceClass": "PriceClass_100",
+        "Origins": restored["Origins"],
+    }
