@@ -65,6 +65,7 @@ def resolve_restore(
     The restored config may differ from the primary only where continuous deployment allows
     (docs/design.md §3.2): anything else (a certificate changed since, say) is refused here, not
     as an IllegalUpdate halfway through the release.
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-continuous-deployment.html#updating-staging-and-primary-distributions
     """
     history = read_history(dynamodb, table, primary.id)
     plan, recorded_probe = plan_restore(history, release)

@@ -9,7 +9,7 @@ progress: never restored). `revision` counts the writes (optimistic locking).
 Bounds (docs/design.md §4): the newest MAX_RECORDS records are kept, and fewer when the item
 would pass ITEM_BUDGET_BYTES; no TTL, so a rollback still works after months without a release.
 DynamoDB items hold at most 400 KB, attribute names included
-(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items,
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html#limits-items,
 sizes counted as https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
 says: binary values by their raw bytes, 3 bytes per map or list and 1 per element).
 """
