@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -13,6 +13,7 @@ from cfcd.cli.options import target_from_kwargs, target_options
 from cfcd.cli.status_cmd import DEFAULT_FOLLOW_TIMEOUT
 
 DEFAULT_STICKINESS = {"idleTtl": 300, "maximumTtl": 600}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _parse_pair(pair: str, option: str, usage: str) -> tuple[str, str]:
@@ -78,6 +79,7 @@ def input_from_flags(flags: Mapping[str, Any]) -> dict[str, Any]:
     put("probe.path", flags.get("probe_path"))
     put("probe.expect.bodyContains", flags.get("expect_text"))
     put("probe.expect.status", flags.get("expect_status"))
+    put("approval.mode", flags.get("approval"))
     put("approval.timeoutSeconds", flags.get("approval_timeout"))
     if flags.get("invalidate"):
         put("promotion.invalidatePaths", list(flags["invalidate"]))
@@ -95,6 +97,102 @@ def build_input(input_file: str | None, flags: Mapping[str, Any]) -> dict[str, A
     return merge_input(read_input_file(input_file) if input_file else {}, input_from_flags(flags))
 
 
+def start_options(command: F) -> F:
+    """How a release is started and followed: the options `deploy` and `rollback` share."""
+    options = [
+        click.option(
+            "--name",
+            metavar="NAME",
+            help="Execution name (default: <distribution>-<UTC time>-<random>). 1-80 of A-Z a-z 0-9 - _.",
+        ),
+        click.option(
+            "--wait", is_flag=True, help="Follow the release to its end; exit 0 only if it SUCCEEDED."
+        ),
+        click.option(
+            "--timeout",
+            type=click.FloatRange(min=0),
+            metavar="SECONDS",
+            default=DEFAULT_FOLLOW_TIMEOUT,
+            show_default=True,
+            help="With --wait: stop following after this many seconds (exit 3).",
+        ),
+        click.option("--dry-run", is_flag=True, help="Validate and print the input; start nothing."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def timing_options(command: F) -> F:
+    """The input's `timing` fields as flags."""
+    options = [
+        click.option(
+            "--poll-seconds",
+            type=int,
+            metavar="SECONDS",
+            help="timing.pollSeconds: the first wait between checks (later ones stretch).",
+        ),
+        click.option("--deploy-timeout", type=int, metavar="SECONDS", help="timing.deployTimeoutSeconds."),
+        click.option("--probe-timeout", type=int, metavar="SECONDS", help="timing.probeTimeoutSeconds."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def start_release(
+    data: dict[str, Any],
+    *,
+    name: str | None,
+    wait: bool,
+    timeout: float,
+    dry_run: bool,
+    target_kwargs: Mapping[str, Any],
+) -> None:
+    """Check `data` with the workflow's own model, then start it (and with `wait` follow it, the
+    exit code saying how it ended)."""
+    # Imported here, not at start-up: pydantic models and boto3 (`--help` stays fast).
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cfcd.cli.watch import exit_code_for, show_execution
+    from cfcd.client.release_input import EXECUTION_NAME, InvalidInputError, execution_name, validate_input
+
+    release = validate_input(data)
+    if name is not None and not EXECUTION_NAME.match(name):
+        raise InvalidInputError(f"--name {name!r}: 1-80 characters of letters, digits, '-' and '_'")
+    if dry_run:
+        click.echo(json.dumps(data, indent=2))
+        return
+    target = target_from_kwargs(target_kwargs)
+    state_machine = target.require_state_machine()
+    run_name = name or execution_name(release.primaryDistributionId)
+    try:
+        # The input as given (not re-serialised): the workflow validates the same document.
+        started = target.sfn().start_execution(
+            stateMachineArn=state_machine, name=run_name, input=json.dumps(data)
+        )
+    except (ClientError, BotoCoreError) as error:
+        raise click.ClickException(f"cannot start the release on {target.description}: {error}") from error
+    execution_arn = started["executionArn"]
+    click.echo(execution_arn)
+    # A name resolves against the local cloud's state machine without flags; elsewhere the ARN does.
+    handle = run_name if target.source == "local" else execution_arn
+    click.echo(
+        f"Started release {run_name} on {target.description}. Follow it: cfcd status {handle}", err=True
+    )
+    if not wait:
+        return
+    view = show_execution(
+        target,
+        execution_arn,
+        follow=True,
+        as_json=False,
+        interval=3.0 if target.is_aws else 1.0,
+        timeout=timeout,
+    )
+    click.get_current_context().exit(exit_code_for(view))
+
+
 @click.command("deploy")
 @click.option(
     "--input",
@@ -102,21 +200,7 @@ def build_input(input_file: str | None, flags: Mapping[str, Any]) -> dict[str, A
     metavar="FILE",
     help="Release input JSON (the state machine's input contract); '-' reads stdin.",
 )
-@click.option(
-    "--name",
-    metavar="NAME",
-    help="Execution name (default: <distribution>-<UTC time>-<random>). 1-80 of A-Z a-z 0-9 - _.",
-)
-@click.option("--wait", is_flag=True, help="Follow the release to its end; exit 0 only if it SUCCEEDED.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0),
-    metavar="SECONDS",
-    default=DEFAULT_FOLLOW_TIMEOUT,
-    show_default=True,
-    help="With --wait: stop following after this many seconds (exit 3).",
-)
-@click.option("--dry-run", is_flag=True, help="Validate and print the input; start nothing.")
+@start_options
 @click.option("--distribution-id", metavar="ID", help="primaryDistributionId: the live distribution.")
 @click.option(
     "--origin-path",
@@ -157,6 +241,11 @@ def build_input(input_file: str | None, flags: Mapping[str, Any]) -> dict[str, A
 )
 @click.option("--expect-status", type=int, metavar="CODE", help="probe.expect.status (default 200).")
 @click.option(
+    "--approval",
+    type=click.Choice(["manual", "auto"]),
+    help="approval.mode: manual (default) emails the approver; auto promotes once the checks pass.",
+)
+@click.option(
     "--approval-timeout", type=int, metavar="SECONDS", help="approval.timeoutSeconds (default 86400)."
 )
 @click.option(
@@ -165,14 +254,7 @@ def build_input(input_file: str | None, flags: Mapping[str, Any]) -> dict[str, A
     metavar="PATH",
     help="promotion.invalidatePaths after promotion (repeatable; default /*).",
 )
-@click.option(
-    "--poll-seconds",
-    type=int,
-    metavar="SECONDS",
-    help="timing.pollSeconds: the first wait between checks (later ones stretch).",
-)
-@click.option("--deploy-timeout", type=int, metavar="SECONDS", help="timing.deployTimeoutSeconds.")
-@click.option("--probe-timeout", type=int, metavar="SECONDS", help="timing.probeTimeoutSeconds.")
+@timing_options
 @click.option("--release", metavar="LABEL", help="A label for humans (mail, logs), e.g. v2.0.0.")
 @target_options
 def deploy_command(
@@ -201,55 +283,20 @@ def deploy_command(
       2  bad command line or invalid input (nothing was started)
       3  --wait stopped at --timeout while the release still runs
     """
-    # Imported here, not at start-up: pydantic models and boto3 (`cfcd deploy --help` stays fast).
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from cfcd.cli.watch import exit_code_for, show_execution
-    from cfcd.client.release_input import EXECUTION_NAME, InvalidInputError, execution_name, validate_input
-
-    data = build_input(input_file, flags)
-    release = validate_input(data)
-    if name is not None and not EXECUTION_NAME.match(name):
-        raise InvalidInputError(f"--name {name!r}: 1-80 characters of letters, digits, '-' and '_'")
-    if dry_run:
-        click.echo(json.dumps(data, indent=2))
-        return
-    target = target_from_kwargs(
-        {
+    start_release(
+        build_input(input_file, flags),
+        name=name,
+        wait=wait,
+        timeout=timeout,
+        dry_run=dry_run,
+        target_kwargs={
             "stack": stack,
             "state_machine_arn": state_machine_arn,
             "table_name": table_name,
             "region": region,
             "state_dir": state_dir,
-        }
+        },
     )
-    state_machine = target.require_state_machine()
-    run_name = name or execution_name(release.primaryDistributionId)
-    try:
-        # The input as given (not re-serialised): the workflow validates the same document.
-        started = target.sfn().start_execution(
-            stateMachineArn=state_machine, name=run_name, input=json.dumps(data)
-        )
-    except (ClientError, BotoCoreError) as error:
-        raise click.ClickException(f"cannot start the release on {target.description}: {error}") from error
-    execution_arn = started["executionArn"]
-    click.echo(execution_arn)
-    # A name resolves against the local cloud's state machine without flags; elsewhere the ARN does.
-    handle = run_name if target.source == "local" else execution_arn
-    click.echo(
-        f"Started release {run_name} on {target.description}. Follow it: cfcd status {handle}", err=True
-    )
-    if not wait:
-        return
-    view = show_execution(
-        target,
-        execution_arn,
-        follow=True,
-        as_json=False,
-        interval=3.0 if target.is_aws else 1.0,
-        timeout=timeout,
-    )
-    click.get_current_context().exit(exit_code_for(view))
 
 
 def register(group: click.Group) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def render_table(releases: list[Release], now: datetime | None = None) -> str:
     now = now or datetime.now(UTC)
-    header = ("NAME", "STATUS", "DISTRIBUTION", "STARTED (UTC)", "DURATION", "ERROR")
+    header = ("NAME", "STATUS", "DISTRIBUTION", "STARTED (UTC)", "DURATION", "KIND", "ERROR")
     rows = [
         (
             release.name,
@@ -30,6 +30,7 @@ def render_table(releases: list[Release], now: datetime | None = None) -> str:
                 else (now - release.started).total_seconds()
             )
             + ("" if release.stopped else " …"),
+            f"rollback to {release.restored or 'the previous release'}" if release.rollback else "release",
             release.error or "",
         )
         for release in releases
@@ -49,7 +50,8 @@ def render_table(releases: list[Release], now: datetime | None = None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 @target_options
 def history_command(distribution_id: str | None, limit: int, as_json: bool, **target_kwargs: Any) -> None:
-    """List past releases, newest first: name, status, start, duration and error."""
+    """List past releases, newest first: name, status, start, duration, kind (a rollback names the
+    release it restored) and error."""
     # Imported here, not at start-up: boto3 and pydantic (`cfcd history --help` stays fast).
     from botocore.exceptions import BotoCoreError, ClientError
 

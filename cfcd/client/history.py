@@ -1,4 +1,5 @@
-"""Past releases of the state machine, newest first, read from Step Functions."""
+"""Past releases of the state machine, newest first, read from Step Functions; rollbacks (restore
+mode) say which release they restored."""
 
 from __future__ import annotations
 
@@ -24,14 +25,24 @@ class Release(BaseModel):
     duration_seconds: float | None
     error: str | None
     cause: str | None
+    rollback: bool = False  # a restore-mode release
+    # What a rollback restored: ValidateInput's resolution (in a succeeded one's output), else the
+    # release the input named; None: the release before the last promotion, unresolved.
+    restored: str | None = None
 
 
-def _distribution_of(raw_input: str | None) -> str | None:
+def _document(raw: str | None) -> dict[str, Any]:
     try:
-        data = json.loads(raw_input or "")
+        data = json.loads(raw or "")
     except ValueError:
-        return None
-    value = data.get("primaryDistributionId") if isinstance(data, dict) else None
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _text(document: dict[str, Any], *path: str) -> str | None:
+    value: Any = document
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
     return value if isinstance(value, str) else None
 
 
@@ -55,7 +66,8 @@ def list_releases(
         if len(releases) >= limit:
             break
         described = sfn.describe_execution(executionArn=summary["executionArn"])
-        distribution = _distribution_of(described.get("input"))
+        given, output = _document(described.get("input")), _document(described.get("output"))
+        distribution = _text(given, "primaryDistributionId")
         if distribution_id is not None and distribution != distribution_id:
             continue
         started, stopped = described["startDate"], described.get("stopDate")
@@ -70,6 +82,8 @@ def list_releases(
                 duration_seconds=(stopped - started).total_seconds() if stopped else None,
                 error=described.get("error"),
                 cause=described.get("cause"),
+                rollback=_text(given, "staging", "mode") == "restore",
+                restored=_text(output, "restoring", "label") or _text(given, "staging", "release"),
             )
         )
     return releases

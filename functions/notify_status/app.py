@@ -52,6 +52,9 @@ class ReleaseInput(BaseModel):
         """The release's name as the approval mail shows it (DeploymentInput.with_release_label)."""
         if self.release:
             return self.release
+        if self.staging.get("mode") == "restore":  # ValidateInput names it after what it restores
+            restored = self.staging.get("release")
+            return f"rollback to {restored if isinstance(restored, str) else 'the previous release'}"
         overrides = self.staging.get("overrides")
         origin_path = overrides.get("originPath") if isinstance(overrides, dict) else None
         stack_name = self.staging.get("stackName")

@@ -1,10 +1,12 @@
 """ValidateInput: refuse a bad release before anything in AWS changes.
 
-Read-only: parses the input against the contract and looks the primary distribution up.
+Read-only: parses the input against the contract and looks the primary distribution up; in
+restore mode it resolves from the release history what the release puts back, and its probe.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -13,14 +15,26 @@ from botocore.exceptions import ClientError
 
 from cfcd_common import clients
 from cfcd_common.aws import error_code
-from cfcd_common.cloudfront import get_distribution
+from cfcd_common.cloudfront import Distribution, get_distribution, locked_differences
 from cfcd_common.errors import InvalidInput
-from cfcd_common.models import CopyStaging, DeploymentInput, StackStaging, TaskRequest, parse_deployment_input
+from cfcd_common.models import (
+    UPDATABLE_WHILE_POLICY_ATTACHED,
+    CopyStaging,
+    DeploymentInput,
+    Probe,
+    RestoreStaging,
+    StackStaging,
+    TaskRequest,
+    parse_deployment_input,
+)
+from cfcd_common.release_history import RestorePlan, plan_restore, read_history, recorded_config
+from cfcd_common.settings import TableSettings
 from cfcd_common.stack_templates import check_template_body
 from cfcd_common.task import metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 HTTP3_VERSIONS = frozenset({"http3", "http2and3"})
 
@@ -33,12 +47,68 @@ class ValidateRequest(TaskRequest):
 class ValidatedDeployment(DeploymentInput):
     """The input with every default filled in, plus what later states need about the primary."""
 
+    probe: Probe  # a restore's comes from the release history
     primaryDomainName: str
+    restoring: RestorePlan | None = None
+
+
+def resolve_restore(
+    dynamodb: DynamoDBClient,
+    table: str,
+    deployment: DeploymentInput,
+    release: str | None,
+    primary: Distribution,
+) -> tuple[DeploymentInput, RestorePlan]:
+    """The restore-mode input (restoring `release`, None for the default) with the restored
+    release's probe and label, and what it puts back.
+
+    The restored config may differ from the primary only where continuous deployment allows
+    (docs/design.md §3.2): anything else (a certificate changed since, say) is refused here, not
+    as an IllegalUpdate halfway through the release.
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-continuous-deployment.html#updating-staging-and-primary-distributions
+    """
+    history = read_history(dynamodb, table, primary.id)
+    plan, recorded_probe = plan_restore(history, release)
+    probe = deployment.probe or recorded_probe
+    if probe is None:
+        raise InvalidInput(
+            f"probe: required to restore {plan.label} of {primary.id}: no release of cfcd served it, "
+            "so no probe was recorded"
+        )
+    restored = recorded_config(history, plan)
+    locked = locked_differences(primary.config, restored)
+    if locked:
+        raise InvalidInput(
+            f"staging.release: the configuration of {plan.label} differs from {primary.id}'s in "
+            f"{', '.join(locked)}, which CloudFront does not let change while a continuous deployment "
+            "policy is attached: set it back on the primary first, or release anew"
+        )
+    if all(primary.config.get(key) == restored.get(key) for key in UPDATABLE_WHILE_POLICY_ATTACHED):
+        raise InvalidInput(f"staging.release: {primary.id} already serves {plan.label}: nothing to restore")
+    if deployment.traffic is None and not primary.config.get("ContinuousDeploymentPolicyId"):
+        raise InvalidInput(
+            f"traffic: required: {primary.id} has no continuous deployment policy whose traffic to reuse"
+        )
+    update = {
+        "staging": RestoreStaging(mode="restore", release=plan.release),
+        "probe": probe,
+        "release": deployment.release or f"rollback to {plan.label}"[:128],
+    }
+    return deployment.model_copy(update=update), plan
+
+
+def release_history_table() -> tuple[DynamoDBClient, str]:
+    """Where the release history is (read in restore mode only: other modes need no table)."""
+    return clients.dynamodb(), TableSettings.from_environment().table_name
 
 
 @tracer.capture_method
-def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDeployment:
-    deployment = parse_deployment_input(request.input).with_release_label(request.executionName)
+def validate(
+    client: CloudFrontClient,
+    request: ValidateRequest,
+    history_table: Callable[[], tuple[DynamoDBClient, str]] = release_history_table,
+) -> ValidatedDeployment:
+    deployment = parse_deployment_input(request.input)
     if isinstance(deployment.staging, StackStaging):
         check_template_body(deployment.staging, deployment.traffic)
     try:
@@ -65,6 +135,11 @@ def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDep
             "continuous deployment cannot be used with a distribution that supports HTTP/3 "
             "(set HttpVersion to http2 or http1.1 first)"
         )
+    plan = None
+    if isinstance(deployment.staging, RestoreStaging):
+        dynamodb, table = history_table()
+        deployment, plan = resolve_restore(dynamodb, table, deployment, deployment.staging.release, primary)
+    deployment = deployment.with_release_label(request.executionName)
     if isinstance(deployment.staging, CopyStaging) and deployment.staging.overrides.originId:
         origin_ids = [origin["Id"] for origin in primary.config["Origins"].get("Items", [])]
         if deployment.staging.overrides.originId not in origin_ids:
@@ -72,7 +147,7 @@ def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDep
                 f"staging.overrides.originId: no origin {deployment.staging.overrides.originId!r} "
                 f"in {primary.id} (origins: {', '.join(origin_ids)})"
             )
-    return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name)
+    return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name, restoring=plan)
 
 
 @task_handler()

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from cfcd.cli import main as cli
 from cfcd.local.seed import SeededSite, release_page
 from cfcd_common.aws import now
+from cfcd_common.release_history import read_history
 from tests.conftest import LocalCloudHandle
 from tests.faults.support import (
     SITES,
@@ -576,3 +577,29 @@ def test_cfcd_cleanup_refuses_while_the_release_still_runs(cloud: LocalCloudHand
     assert release.arn in result.output
     release.reject()
     assert release.finished()["error"] == "DeploymentRejected"
+
+
+def test_a_lost_answer_to_the_release_history_write_records_the_promotion_once(
+    cloud: LocalCloudHandle,
+) -> None:
+    # Given a release waiting for approval, and DynamoDB losing its answer to the next PutItem
+    # once it took effect: Promote's release history record (the lock is already held)
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    cloud.faults.inject("dynamodb", "PutItem", "ServiceUnavailable", 503, when="after")
+    # When it is approved
+    release.approve()
+    ran = Ran(site, before, release.finished())
+    # Then it is promoted, and the history holds one record of it, marked promoted
+    consumed = 1 - sum(fault.count for fault in cloud.faults.pending())
+    verdict = assert_ended(
+        "lost answer to the release history write", ran, cloud, "SUCCEEDED", injected=1, consumed=consumed
+    )
+    assert verdict.promoted and consumed == 1
+    assert cloud.info.table_name is not None
+    history = read_history(cloud.client("dynamodb"), cloud.info.table_name, site.primary_distribution_id)
+    assert [(record.executionArn, record.promotedAt is not None) for record in history.records] == [
+        (release.arn, True)
+    ]

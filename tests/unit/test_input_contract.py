@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cfcd_common.errors import InvalidInput
-from cfcd_common.models import DeploymentInput, input_json_schema, parse_deployment_input
+from cfcd_common.models import DeploymentInput, RestoreStaging, input_json_schema, parse_deployment_input
 from tests.unit.conftest import EVENTS, load_event
 
 pytestmark = pytest.mark.unit
@@ -56,7 +56,23 @@ def test_defaults_are_filled() -> None:
     )
     assert parsed.approval.timeoutSeconds == 3600  # given
     assert parsed.traffic is None  # the stack brings its policy
-    assert parsed.probe.samples == 20
+    assert parsed.probe is not None and parsed.probe.samples == 20
+    assert parsed.approval.mode == "manual"
+
+
+def test_a_restore_needs_only_the_distribution_and_is_manual_unless_asked() -> None:
+    # Given the smallest restore-mode input (what `cfcd rollback` and a pipeline may send)
+    raw = {"primaryDistributionId": "E2QWRUHAPOMQZL", "staging": {"mode": "restore"}}
+    # When it is validated
+    parsed = parse_deployment_input(raw)
+    # Then the release, probe and traffic are left to the release history and the attached policy
+    assert isinstance(parsed.staging, RestoreStaging) and parsed.staging.release is None
+    assert (parsed.probe, parsed.traffic, parsed.approval.mode) == (None, None, "manual")
+    automatic = parse_deployment_input(
+        {**raw, "approval": {"mode": "auto"}, "staging": {"mode": "restore", "release": "2.0.0"}}
+    )
+    assert isinstance(automatic.staging, RestoreStaging)
+    assert (automatic.approval.mode, automatic.staging.release) == ("auto", "2.0.0")
 
 
 def test_release_label_defaults_to_the_origin_path_or_stack_name() -> None:
@@ -313,6 +329,32 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "promotion.invalidatePaths: List should have at least 1",
     ),
     ("typo", "copy_header", setter("timming", {}), "timming: Extra inputs are not permitted"),
+    (
+        "approval mode",
+        "copy_header",
+        setter("approval.mode", "automatic"),
+        "approval.mode: Input should be 'manual' or 'auto'",
+    ),
+    ("probe missing", "copy_header", remover("probe"), "probe: required in copy mode"),
+    ("probe missing, stack", "stack_header", remover("probe"), "probe: required in stack mode"),
+    (
+        "staging mode",
+        "copy_header",
+        setter("staging", {"mode": "rollback"}),
+        "staging.mode: must be one of 'copy', 'stack', 'restore'",
+    ),
+    (
+        "restore with overrides",
+        "copy_header",
+        setter("staging", {"mode": "restore", "overrides": {"originPath": "/1.0.0"}}),
+        "staging.overrides: Extra inputs are not permitted",
+    ),
+    (
+        "restore release empty",
+        "copy_header",
+        setter("staging", {"mode": "restore", "release": ""}),
+        "staging.release: String should have at least 1",
+    ),
 ]
 
 
@@ -342,5 +384,6 @@ def test_all_broken_rules_are_reported_at_once() -> None:
 
 def test_json_schema_is_exported_for_the_cli() -> None:
     schema = input_json_schema()
-    assert set(schema["required"]) == {"primaryDistributionId", "staging", "probe"}
+    # probe: required in copy and stack mode (a model rule); a restore takes the recorded one.
+    assert set(schema["required"]) == {"primaryDistributionId", "staging"}
     assert DeploymentInput.model_json_schema() == schema

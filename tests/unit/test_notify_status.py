@@ -132,6 +132,19 @@ def test_an_input_the_workflow_refused_still_gets_a_mail_named_after_the_executi
     assert "Distribution  (not in the input)" in notification.message
 
 
+@pytest.mark.parametrize(
+    ("staging", "label"),
+    [
+        ({"mode": "restore", "release": "2.0.0"}, "rollback to 2.0.0"),
+        ({"mode": "restore"}, "rollback to the previous release"),
+    ],
+)
+def test_a_rollback_is_named_after_what_it_restores(staging: dict[str, str], label: str) -> None:
+    given = {"primaryDistributionId": "E2QWRUHAPOMQZL", "staging": staging}
+    event = ExecutionStatusChange.model_validate(status_event(input=json.dumps(given)))
+    assert app.build_notification(event).subject == f"cfcd: release {label} FAILED (E2QWRUHAPOMQZL)"
+
+
 def test_the_subject_stays_within_what_sns_accepts() -> None:
     # SNS refuses subjects of 100 characters or more, or with non-ASCII characters.
     event = ExecutionStatusChange.model_validate(

@@ -1,5 +1,6 @@
 """Every CloudFront write of a task, applied but its answer lost: the retried task ends as if the
-write had succeeded once (one staging distribution, one policy, the same outcome).
+write had succeeded once (one staging distribution, one policy, one release history record, the
+same outcome).
 
 CloudFront here is the local cloud's emulator in process, so CallerReference reuse, a second
 policy naming the same staging distribution and stale ETags answer as CloudFront does.
@@ -14,6 +15,7 @@ import boto3
 import pytest
 
 from cfcd_common.errors import TransientAwsError
+from cfcd_common.release_history import read_history
 from functions.deploy_staging import app as deploy_staging
 from functions.disable_policy import app as disable_policy
 from functions.enable_policy import app as enable_policy
@@ -176,26 +178,56 @@ def enabled_release(cloudfront: Any, primary_id: str) -> dict[str, Any]:
     return enable_policy.lambda_handler(enable_event(primary_id, staging_id), FakeLambdaContext())
 
 
-def test_promote_retried_after_a_lost_answer_sees_its_own_promotion(
-    emulated_cloudfront: Any, site: dict[str, Any]
+def promote_event(primary_id: str, enabled: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "executionArn": EXECUTION_ARN,
+        "executionName": EXECUTION_ARN.rsplit(":", 1)[-1],
+        "primaryDistributionId": primary_id,
+        "stagingDistributionId": enabled["stagingDistributionId"],
+        "deployTimeoutSeconds": 60,
+        "expectedPrimaryETag": enabled["primaryETag"],
+        "expectedStagingETag": enabled["stagingETag"],
+        "release": "2.0.0",
+        "probe": {"path": "/", "expect": {"bodyContains": "v2 App"}},
+    }
+
+
+@pytest.fixture
+def history(deployment_table: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The table Promote keeps the release history in (moto), through a client the test can fault."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    use_client(monkeypatch, "dynamodb", dynamodb)
+    return dynamodb
+
+
+@pytest.mark.parametrize(
+    ("service", "operation"),
+    [
+        ("cloudfront", "UpdateDistributionWithStagingConfig"),
+        ("dynamodb", "PutItem"),
+        ("dynamodb", "UpdateItem"),
+    ],
+)
+def test_promote_retried_after_a_lost_answer_promotes_and_records_once(
+    emulated_cloudfront: Any,
+    history: Any,
+    deployment_table: str,
+    site: dict[str, Any],
+    service: str,
+    operation: str,
 ) -> None:
-    # Given a release whose policy went live, and a promotion that went through with its answer lost
+    # Given a release whose policy went live, and one of Promote's writes (the promotion, the
+    # history record, marking it promoted) that went through with its answer lost
     enabled = enabled_release(emulated_cloudfront, site["Id"])
-    lose_answer(emulated_cloudfront, "UpdateDistributionWithStagingConfig")
+    lose_answer(emulated_cloudfront if service == "cloudfront" else history, operation)
     # When Promote is retried, Then it succeeds: the primary carries the staging config once
-    twice(
-        promote.lambda_handler,
-        {
-            "executionArn": EXECUTION_ARN,
-            "primaryDistributionId": site["Id"],
-            "stagingDistributionId": enabled["stagingDistributionId"],
-            "deployTimeoutSeconds": 60,
-            "expectedPrimaryETag": enabled["primaryETag"],
-            "expectedStagingETag": enabled["stagingETag"],
-        },
-    )
+    twice(promote.lambda_handler, promote_event(site["Id"], enabled))
     primary = emulated_cloudfront.get_distribution_config(Id=site["Id"])["DistributionConfig"]
     assert primary["Origins"]["Items"][0]["OriginPath"] == "/2.0.0"
+    # And the release history holds one record of it, promoted, with the config from before
+    [record] = read_history(history, deployment_table, site["Id"]).records
+    assert (record.release, record.promotedAt is not None) == ("2.0.0", True)
+    assert record.configBefore["Origins"]["Items"][0]["OriginPath"] == "/1.0.0"
 
 
 def test_invalidation_retried_after_a_lost_answer_is_the_same_invalidation(

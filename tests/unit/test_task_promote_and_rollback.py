@@ -32,13 +32,29 @@ pytestmark = pytest.mark.unit
 
 PROMOTE = {
     "executionArn": EXECUTION_ARN,
+    "executionName": "release-2-0-0",
     "primaryDistributionId": PRIMARY_ID,
     "stagingDistributionId": STAGING_ID,
     "deployTimeoutSeconds": 300,
+    "release": "2.0.0",
+    "probe": {"path": "/index.html", "expect": {"status": 200, "bodyContains": "v2 App"}},
 }
 
 
+@pytest.fixture
+def history_table(deployment_table: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Promote records each release in the table's release history (moto)."""
+    use_client(monkeypatch, "dynamodb", boto3.client("dynamodb", region_name="us-east-1"))
+    return deployment_table
+
+
+def record_read(stubber: Stubber, config: dict[str, Any]) -> None:
+    """Promote's first call: the primary's config, for the release history."""
+    stubber.add_response("get_distribution_config", config_response(config, "P0"), {"Id": PRIMARY_ID})
+
+
 def promote_stubs(stubber: Stubber) -> None:
+    record_read(stubber, distribution_config())
     stubber.add_response(
         "get_distribution_config", config_response(distribution_config(), "P1"), {"Id": PRIMARY_ID}
     )
@@ -50,7 +66,7 @@ def promote_stubs(stubber: Stubber) -> None:
 
 
 def test_promote_returns_the_deadline_of_the_promotion_wait(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    history_table: str, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
 ) -> None:
     client, stubber = stubbed_cloudfront()
     promote_stubs(stubber)
@@ -66,7 +82,7 @@ def test_promote_returns_the_deadline_of_the_promotion_wait(
 
 
 def test_throttling_after_botos_retries_surfaces_as_transient_aws_error(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    history_table: str, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
 ) -> None:
     client, stubber = stubbed_cloudfront()
     promote_stubs(stubber)
@@ -77,7 +93,7 @@ def test_throttling_after_botos_retries_surfaces_as_transient_aws_error(
 
 
 def test_an_illegal_update_is_promotion_failed(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    history_table: str, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
 ) -> None:
     client, stubber = stubbed_cloudfront()
     promote_stubs(stubber)
@@ -88,11 +104,12 @@ def test_an_illegal_update_is_promotion_failed(
 
 
 def test_a_primary_changed_since_the_probe_is_not_promoted_over(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    history_table: str, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
 ) -> None:
     # Given the policy went live with primary ETag P0, and another writer has changed the primary since
     client, stubber = stubbed_cloudfront()
     changed = distribution_config(Comment="changed by someone else")
+    record_read(stubber, changed)
     stubber.add_response("get_distribution_config", config_response(changed, "P1"), {"Id": PRIMARY_ID})
     stubber.add_response(
         "get_distribution_config",
@@ -108,12 +125,13 @@ def test_a_primary_changed_since_the_probe_is_not_promoted_over(
 
 
 def test_a_retried_promote_that_already_went_through_succeeds(
-    monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
+    history_table: str, monkeypatch: pytest.MonkeyPatch, lambda_context: FakeLambdaContext
 ) -> None:
     # Given an earlier attempt of this Promote already copied the staging config onto the primary
     client, stubber = stubbed_cloudfront()
     staging_config = distribution_config("/2.0.0", staging=True)
     promoted = {**staging_config, "Staging": False}
+    record_read(stubber, promoted)
     stubber.add_response("get_distribution_config", config_response(promoted, "P2"), {"Id": PRIMARY_ID})
     stubber.add_response("get_distribution_config", config_response(staging_config, "S1"), {"Id": STAGING_ID})
     use_client(monkeypatch, "cloudfront", client)

@@ -115,6 +115,19 @@ def staging_config_from(primary: Config, staging: Config, overrides: Overrides) 
     return apply_overrides(config, overrides)
 
 
+def restored_staging_config(primary: Config, staging: Config, restored: Config) -> Config:
+    """The primary's config as staging holds it, with the fields continuous deployment may change
+    taken from `restored` (a config the primary had before); every other field stays the
+    primary's, since CloudFront would refuse to change it (docs/design.md §3.2)."""
+    config = staging_config_from(primary, staging, Overrides())
+    for key in UPDATABLE_WHILE_POLICY_ATTACHED:
+        if key in restored:
+            config[key] = copy.deepcopy(restored[key])
+        else:
+            config.pop(key, None)
+    return config
+
+
 def with_fresh_etag(attempt: Callable[[], R]) -> R:
     """Run a read-ETag, change, write(IfMatch) `attempt` again, from a new read, while CloudFront
     answers that the ETag it sent is stale (another writer came in between); at most
@@ -246,12 +259,15 @@ def staging_distribution_of_policy(cloudfront: CloudFrontClient, policy_id: str)
 
 
 def ensure_staging_distribution(
-    cloudfront: CloudFrontClient, primary_id: str, overrides: Overrides, execution_arn: str
+    cloudfront: CloudFrontClient,
+    primary_id: str,
+    stage: Callable[[Config, Config], Config],
+    execution_arn: str,
 ) -> tuple[Distribution, bool]:
     """Reuse the staging distribution of the primary's policy, else cfcd's copy of the primary,
-    else CopyDistribution (once).
+    else CopyDistribution (once); then give it `stage(primary config, staging config)`.
 
-    Returns the staging distribution (overrides applied) and whether it was created now.
+    Returns the staging distribution and whether it was created now.
     An account holds at most 20 staging distributions, so a copy per release is not an option.
     https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html
     """
@@ -261,9 +277,7 @@ def ensure_staging_distribution(
     created = False
     if staging_id is None:
         staging_id, created = copy_primary_once(cloudfront, primary, execution_arn)
-    staging = update_distribution(
-        cloudfront, staging_id, lambda current: staging_config_from(primary.config, current, overrides)
-    )
+    staging = update_distribution(cloudfront, staging_id, lambda current: stage(primary.config, current))
     return staging, created
 
 

@@ -150,7 +150,17 @@ class StackStaging(ContractModel):
         return self
 
 
-Staging = Annotated[CopyStaging | StackStaging, Field(discriminator="mode")]
+class RestoreStaging(ContractModel):
+    """Undo a promotion: staging gets a configuration the primary had before, from the release
+    history (cfcd_common.release_history), and the probe of the release that served it."""
+
+    mode: Literal["restore"]
+    # An earlier promoted release (its execution name or its label); by default the one before the
+    # last promotion.
+    release: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+Staging = Annotated[CopyStaging | StackStaging | RestoreStaging, Field(discriminator="mode")]
 
 
 class ProbeExpect(ContractModel):
@@ -174,6 +184,8 @@ class Probe(ContractModel):
 
 
 class Approval(ContractModel):
+    # manual: a human decides by email; auto: promote as soon as the release's checks pass.
+    mode: Literal["manual", "auto"] = "manual"
     # One week at most: a release nobody looked at for longer is stale.
     timeoutSeconds: Annotated[int, Field(ge=1, le=604_800)] = 86_400
 
@@ -206,7 +218,8 @@ class DeploymentInput(ContractModel):
     primaryDistributionId: str
     staging: Staging
     traffic: Traffic | None = None
-    probe: Probe
+    # Restore mode takes the restored release's recorded probe unless one is given here.
+    probe: Probe | None = None
     approval: Approval = Approval()
     promotion: Promotion = Promotion()
     timing: Timing = Timing()
@@ -222,9 +235,16 @@ class DeploymentInput(ContractModel):
 
     @model_validator(mode="after")
     def _traffic_source(self) -> DeploymentInput:
-        # Only a staging stack can bring its own ContinuousDeploymentPolicy.
+        # Only a staging stack can bring its own ContinuousDeploymentPolicy; a restore keeps the
+        # policy the promotions left attached.
         if self.traffic is None and self.staging.mode == "copy":
             raise ValueError("traffic: required in copy mode")
+        return self
+
+    @model_validator(mode="after")
+    def _probe_given(self) -> DeploymentInput:
+        if self.probe is None and self.staging.mode != "restore":
+            raise ValueError(f"probe: required in {self.staging.mode} mode")
         return self
 
     def with_release_label(self, fallback: str) -> DeploymentInput:
@@ -232,12 +252,14 @@ class DeploymentInput(ContractModel):
             return self
         if isinstance(self.staging, CopyStaging):
             label = (self.staging.overrides.originPath or "").strip("/") or fallback
-        else:
+        elif isinstance(self.staging, StackStaging):
             label = self.staging.stackName
+        else:  # ValidateInput labels a restore after the release history named what it restores
+            label = fallback
         return self.model_copy(update={"release": label[:128]})
 
 
-_UNION_TAGS = {"SingleHeader", "SingleWeight", "copy", "stack"}
+_UNION_TAGS = {"SingleHeader", "SingleWeight", "copy", "stack", "restore"}
 
 
 def _field_path(loc: tuple[int | str, ...]) -> str:

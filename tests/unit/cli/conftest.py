@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from moto import mock_aws
 
-from cfcd.cli import CfcdGroup, decide_cmd, deploy_cmd, history_cmd, mail_cmd, status_cmd
+from cfcd.cli import CfcdGroup, decide_cmd, deploy_cmd, history_cmd, mail_cmd, rollback_cmd, status_cmd
 from tests.unit.approval_support import create_table, use_fake_aws
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-test"
@@ -143,7 +143,7 @@ def cli() -> click.Group:
     """The commands of this package on a group of their own (the real `main` is assembled in
     cfcd/cli/__init__.py from the same register functions)."""
     group = CfcdGroup("cfcd")
-    for module in (deploy_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd):
+    for module in (deploy_cmd, rollback_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd):
         module.register(group)
     return group
 

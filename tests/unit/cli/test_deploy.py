@@ -137,7 +137,8 @@ def test_a_release_without_probe_path_probes_the_root(cli: click.Group, runner: 
 
     # Then the input is valid and the probe asks for /
     assert result.exit_code == 0, result.output
-    assert validate_input(json.loads(result.stdout)).probe.path == "/"
+    probe = validate_input(json.loads(result.stdout)).probe
+    assert probe is not None and probe.path == "/"
 
 
 def test_flags_override_the_file_and_replace_traffic_whole(tmp_path: Path) -> None:

@@ -32,7 +32,16 @@ def test_history_lists_releases_newest_first_with_their_error(
     # Then both show, newest first, with status, distribution and error
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["NAME", "STATUS", "DISTRIBUTION", "STARTED", "(UTC)", "DURATION", "ERROR"]
+    assert lines[0].split() == [
+        "NAME",
+        "STATUS",
+        "DISTRIBUTION",
+        "STARTED",
+        "(UTC)",
+        "DURATION",
+        "KIND",
+        "ERROR",
+    ]
     assert [line.split()[:3] for line in lines[1:]] == [
         ["second", "FAILED", "E2BBBBBBBBBBBB"],
         ["first", "FAILED", "E1AAAAAAAAAAAA"],
