@@ -11,7 +11,16 @@ from typing import Any
 
 import click
 
-from cfcd.cli import cleanup_cmd, decide_cmd, demo_cmd, deploy_cmd, history_cmd, mail_cmd, status_cmd
+from cfcd.cli import (
+    cleanup_cmd,
+    decide_cmd,
+    demo_cmd,
+    deploy_cmd,
+    drift_cmd,
+    history_cmd,
+    mail_cmd,
+    status_cmd,
+)
 from cfcd.cli.local_cmd import local
 from cfcd.client.errors import CfcdError
 
@@ -35,5 +44,5 @@ def main() -> None:
 
 
 main.add_command(local)
-for _module in (deploy_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd, demo_cmd, cleanup_cmd):
+for _module in (deploy_cmd, status_cmd, decide_cmd, mail_cmd, history_cmd, demo_cmd, cleanup_cmd, drift_cmd):
     _module.register(main)

@@ -17,6 +17,9 @@ from typing import Any
 import yaml
 
 Json = Any
+# CloudFormation-supplied parameter types whose value names an SSM parameter, resolved to its value:
+# https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html
+SSM_PARAMETER_TYPE_PREFIX = "AWS::SSM::Parameter::Value<"
 
 
 class TemplateError(ValueError):

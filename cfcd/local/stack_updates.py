@@ -31,7 +31,7 @@ from moto.cloudformation.parsing import clean_json, parse_and_update_resource
 from moto.cloudformation.responses import StackResourceDTO
 from moto.core.responses import ActionResult
 
-SSM_PARAMETER_TYPE_PREFIX = "AWS::SSM::Parameter::Value<"
+from cfcd.client.cfn_template import SSM_PARAMETER_TYPE_PREFIX
 
 
 def _resolved_properties(resource_map: Any, definition: dict[str, Any]) -> Any:
