@@ -176,7 +176,7 @@ def _check_drift(clients: DriftClients, distribution_id: str) -> DriftReport:
     )
     with skipping_unsupported() as skipped:
         expected = distribution_config_from_cfn(cfn_config, live["CallerReference"])
-    not_compared += [f"DistributionConfig.{name} (not mapped by cfcd)" for name in skipped]
+    not_compared += [f"{name} (not mapped by cfcd)" for name in skipped]
     comparison = _Comparison()
     comparison.compare("DistributionConfig", expected, live)
     return DriftReport(
