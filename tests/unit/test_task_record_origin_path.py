@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -16,7 +16,10 @@ from tests.unit.local.test_cloudfront_policies import distribution_config
 pytestmark = pytest.mark.unit
 
 PARAMETER = "/cfcd/site/origin-path"
-COPY = {"mode": "copy", "overrides": {"originPath": "/2.0.0", "originId": None, "distributionConfig": None}}
+COPY: dict[str, Any] = {
+    "mode": "copy",
+    "overrides": {"originPath": "/2.0.0", "originId": None, "distributionConfig": None},
+}
 
 
 @pytest.fixture
@@ -114,7 +117,7 @@ def test_what_the_parameter_cannot_hold_is_refused_and_nothing_written(
     emulated_cloudfront: Any,
     lambda_context: FakeLambdaContext,
     origin_path: str,
-    existing: str | None,
+    existing: Literal["StringList"] | None,
     refusal: str,
 ) -> None:
     if existing:

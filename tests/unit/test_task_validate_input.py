@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -209,7 +209,7 @@ def test_an_origin_path_parameter_cfcd_may_not_or_cannot_write_is_invalid_input(
     stack_made_primary: str,
     lambda_context: FakeLambdaContext,
     parameter: str,
-    existing_type: str | None,
+    existing_type: Literal["SecureString"] | None,
     refusal: str,
 ) -> None:
     if existing_type:

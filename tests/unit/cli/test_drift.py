@@ -133,9 +133,8 @@ def test_what_cannot_be_evaluated_is_listed_and_not_compared(drift_cli: click.Gr
 
 def test_a_distribution_no_stack_made_is_an_error(drift_cli: click.Group, fake_aws: FakeAws) -> None:
     moto_patches.install()
-    created = boto3.client("cloudfront").create_distribution(
-        DistributionConfig=distribution_config("no-stack")
-    )
+    cloudfront: Any = boto3.client("cloudfront")
+    created = cloudfront.create_distribution(DistributionConfig=distribution_config("no-stack"))
     distribution_id = created["Distribution"]["Id"]
 
     result = drift(drift_cli, distribution_id)
