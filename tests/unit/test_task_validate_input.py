@@ -134,7 +134,11 @@ def stack_made_primary(emulated_cloudfront: Any, monkeypatch: pytest.MonkeyPatch
     ssm = boto3.client("ssm", region_name="us-east-1")
     ssm.put_parameter(Name=PARAMETER, Value="/1.0.0", Type="String")
     cloudformation = boto3.client("cloudformation", region_name="us-east-1")
-    cloudformation.create_stack(StackName="site", TemplateBody=PRIMARY_TEMPLATE.read_text())
+    cloudformation.create_stack(
+        StackName="site",
+        TemplateBody=PRIMARY_TEMPLATE.read_text(),
+        Parameters=[{"ParameterKey": "OriginPath", "ParameterValue": PARAMETER}],
+    )
     outputs = cloudformation.describe_stacks(StackName="site")["Stacks"][0]["Outputs"]
     for service, client in (
         ("cloudfront", emulated_cloudfront),

@@ -41,7 +41,11 @@ def site(fake_aws: FakeAws) -> Iterator[str]:
     cloudfront_emulator.set_propagation_seconds(0)
     boto3.client("ssm").put_parameter(Name=PARAMETER, Value="/1.0.0", Type="String")
     cloudformation = boto3.client("cloudformation")
-    cloudformation.create_stack(StackName="site", TemplateBody=PRIMARY_TEMPLATE.read_text())
+    cloudformation.create_stack(
+        StackName="site",
+        TemplateBody=PRIMARY_TEMPLATE.read_text(),
+        Parameters=[{"ParameterKey": "OriginPath", "ParameterValue": PARAMETER}],
+    )
     outputs = cloudformation.describe_stacks(StackName="site")["Stacks"][0]["Outputs"]
     yield next(str(output["OutputValue"]) for output in outputs if output["OutputKey"] == "DistributionId")
 

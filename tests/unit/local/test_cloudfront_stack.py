@@ -145,7 +145,11 @@ def test_primary_example_stack_is_the_seed_site_reading_its_origin_path_from_ssm
     )
 
     # When the primary example is deployed
-    cfn.create_stack(StackName="site", TemplateBody=(EXAMPLES / "primary.yaml").read_text())
+    cfn.create_stack(
+        StackName="site",
+        TemplateBody=(EXAMPLES / "primary.yaml").read_text(),
+        Parameters=[{"ParameterKey": "OriginPath", "ParameterValue": "/cfcd/site/origin-path"}],
+    )
 
     # Then its distribution reads the bucket through the stack's origin access control at /1.0.0
     out = outputs(cfn, "site")
