@@ -8,13 +8,14 @@ distribution, against AWS too): so it needs nothing from the ``local`` extra.
 from __future__ import annotations
 
 import base64
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from cfcd_common import stack_templates
 
 Json = Any
 # CloudFormation-supplied parameter types whose value names an SSM parameter, resolved to its value:
@@ -53,15 +54,9 @@ def parse_template(body: str | Mapping[str, Json]) -> dict[str, Json]:
     if isinstance(body, Mapping):
         return dict(body)
     try:
-        template = json.loads(body)
-    except ValueError:
-        try:
-            template = yaml.load(body, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
-        except yaml.YAMLError as error:
-            raise TemplateError(f"the template is neither JSON nor YAML: {error}") from None
-    if not isinstance(template, dict):
-        raise TemplateError("the template is not a mapping")
-    return template
+        return stack_templates.parse_template(body, _CfnLoader)
+    except ValueError as error:
+        raise TemplateError(f"the template: {error}") from None
 
 
 class _NoValue:
