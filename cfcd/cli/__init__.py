@@ -16,6 +16,7 @@ from cfcd.cli import (
     decide_cmd,
     demo_cmd,
     deploy_cmd,
+    drift_cmd,
     history_cmd,
     mail_cmd,
     rollback_cmd,
@@ -53,5 +54,6 @@ for _module in (
     history_cmd,
     demo_cmd,
     cleanup_cmd,
+    drift_cmd,
 ):
     _module.register(main)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import click
 
 # Top-level modules only the `local` extra of pyproject.toml installs.
-LOCAL_EXTRA_MODULES = frozenset({"moto", "samtranslator", "aws_lambda_powertools", "aws_xray_sdk", "yaml"})
+LOCAL_EXTRA_MODULES = frozenset({"moto", "samtranslator", "aws_lambda_powertools", "aws_xray_sdk"})
 INSTALL_HINT = "pip install 'cfcd[local]'"
 
 

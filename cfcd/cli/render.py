@@ -8,6 +8,7 @@ import click
 
 from cfcd.client.execution_view import ExecutionView, StepStatus, StepView
 from cfcd_common.formatting import format_duration
+from cfcd_common.primary_stack import warning_lines
 
 _MARKS: dict[StepStatus, tuple[str, str | None]] = {
     StepStatus.DONE: ("✓", "green"),
@@ -76,6 +77,7 @@ def render_lines(view: ExecutionView, now: datetime | None = None, colour: bool 
         lines.append(style(f"  {view.status}: {view.error}{cause}", "red"))
     if view.finished and view.rollback:
         lines.append(f"  rollback: {view.rollback}")
+    lines += [style(f"  {line}", "yellow") for line in warning_lines(view.warnings)]
     if view.console_url:
         lines.append(f"  console: {view.console_url}")
     return lines

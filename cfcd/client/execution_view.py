@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 
 from cfcd_common.formatting import split_rollback_note
+from cfcd_common.primary_stack import release_warnings_in
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -71,6 +72,7 @@ class ExecutionView(BaseModel):
     error: str | None = None
     cause: str | None = None
     rollback: str | None = None  # how a failed release's rollback ended, and when
+    warnings: list[str] = []  # cfcd_common.primary_stack: what a stack update would undo
     steps: list[StepView]
     console_url: str | None = None
 
@@ -132,6 +134,7 @@ def build_view(
         for name in ordered_states(definition)
     }
     open_step: StepView | None = None  # the top-level state entered and not yet exited
+    last_output: str | None = None  # the state document as the latest top-level state left it
     innermost_is_top_level = True
 
     for event in events:
@@ -151,6 +154,8 @@ def build_view(
                     open_step.cause = state.get("Cause")
         elif kind.endswith("StateExited"):
             name = event.get("stateExitedEventDetails", {}).get("name")
+            if name in steps:
+                last_output = event.get("stateExitedEventDetails", {}).get("output", last_output)
             if name in steps and steps[name] is open_step:
                 open_step.ended = when
                 # A failure that a Catch handled still shows as failed: that is where it went wrong.
@@ -183,6 +188,7 @@ def build_view(
         error=execution.get("error"),
         cause=readable_cause(execution.get("cause")),
         rollback=split_rollback_note(execution.get("cause"))[1],
+        warnings=release_warnings_in(last_output),
         steps=list(steps.values()),
         console_url=console_url,
     )

@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # boto3-stubs is a dev dependency: types only
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
 Source = Literal["stack", "local", "endpoint", "aws"]
@@ -88,6 +89,9 @@ class Target:
     def cloudfront(self) -> CloudFrontClient:
         # CloudFront is global; the target's endpoint and credentials still apply (the local cloud).
         return boto3.client("cloudfront", **self._client_kwargs())
+
+    def ssm(self) -> SSMClient:
+        return boto3.client("ssm", **self._client_kwargs())
 
     def table(self) -> Table:
         """The cfcd table: named by the source, or found in the approval function's environment."""

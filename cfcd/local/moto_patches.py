@@ -20,6 +20,13 @@ What is patched, and why:
   (:mod:`cfcd.local.cloudfront_stack`).
 - ``moto.cloudformation.models.CloudFormationBackend.update_stack``: an update without
   ``RoleARN`` keeps the stack's role instead of dropping it.
+- ``moto.cloudformation.parsing.ResourceMap.update``: a stack update also modifies the resources
+  whose resolved properties changed (a new SSM parameter value, a parameter used in ``Fn::Sub``);
+  ``CloudFormationResponse._validate_different_update``: "No updates" only when the template, the
+  parameters and the SSM parameters' values are all unchanged;
+  ``CloudFormationResponse.describe_stack_resources`` takes ``PhysicalResourceId``;
+  ``Stack.parameter_list`` names SSM-typed parameters' keys and ``ResolvedValue``
+  (:mod:`cfcd.local.stack_updates`).
 - ``moto.stepfunctions.responses.StepFunctionResponse.send_task_failure``: keeps the ``cause``.
 - ``moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__`` /
   ``add_event`` and
@@ -181,11 +188,14 @@ def _patch_cloudfront() -> None:
 
 def _patch_cloudformation() -> None:
     from moto.cloudformation import parsing
-    from moto.cloudformation.models import CloudFormationBackend
+    from moto.cloudformation.models import CloudFormationBackend, Stack
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.cloudformation.responses import CloudFormationResponse
 
     # moto finds resource types through CloudFormationModel.__subclasses__() behind lru_cache:
     # defining the classes (importing the module) and clearing those caches is the registration.
     import cfcd.local.cloudfront_stack  # noqa: F401
+    from cfcd.local import stack_updates
 
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
@@ -200,6 +210,15 @@ def _patch_cloudformation() -> None:
         return original(*call.args, **call.kwargs)
 
     _around(CloudFormationBackend, "update_stack", update_stack)
+    _around(ResourceMap, "update", stack_updates.update_resolved)
+    _around(CloudFormationResponse, "describe_stack_resources", stack_updates.describe_stack_resources)
+    _replace(CloudFormationResponse, "_validate_different_update", stack_updates.validate_different_update)
+    listed = vars(Stack)["parameter_list"]  # moto's property
+    _replace(
+        Stack,
+        "parameter_list",
+        property(lambda stack: stack_updates.parameter_list(stack, listed.__get__(stack))),
+    )
 
 
 def _patch_stepfunctions() -> None:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cfcd_common import clients
 from cfcd_common.execution_events import ExecutionStatusChange
 from cfcd_common.formatting import format_duration, split_rollback_note
+from cfcd_common.primary_stack import release_warnings_in, warning_lines
 from cfcd_common.settings import TopicSettings
 from cfcd_common.task import STATUS_CHANGE_EXECUTION_ARN, logger, task_handler, tracer
 
@@ -125,7 +126,11 @@ def build_notification(event: ExecutionStatusChange) -> Notification:
         ("Execution", change.name),
     ]
     width = max(len(key) for key, _ in rows) + 2
-    lines = [f"The cfcd release {label} ended: {change.status}.", ""]
+    lines = [
+        f"The cfcd release {label} ended: {change.status}.",
+        *warning_lines(release_warnings_in(change.output)),
+        "",
+    ]
     lines += [f"{key.ljust(width)}{value}" for key, value in rows]
     lines += [
         "",

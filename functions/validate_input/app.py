@@ -1,7 +1,9 @@
 """ValidateInput: refuse a bad release before anything in AWS changes.
 
-Read-only: parses the input against the contract and looks the primary distribution up; in
-restore mode it resolves from the release history what the release puts back, and its probe.
+Read-only: parses the input against the contract, looks the primary distribution up, checks the
+SSM parameter the promotion is to write, and finds the CloudFormation stack that made the primary
+(cfcd_common.primary_stack); in restore mode it resolves from the release history what the
+release puts back, and its probe.
 """
 
 from __future__ import annotations
@@ -12,10 +14,17 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from pydantic import Field
 
 from cfcd_common import clients
 from cfcd_common.aws import error_code
-from cfcd_common.cloudfront import Distribution, get_distribution, locked_differences
+from cfcd_common.cloudfront import (
+    Distribution,
+    apply_overrides,
+    get_distribution,
+    locked_differences,
+    origin_path_of,
+)
 from cfcd_common.errors import InvalidInput
 from cfcd_common.models import (
     UPDATABLE_WHILE_POLICY_ATTACHED,
@@ -27,14 +36,17 @@ from cfcd_common.models import (
     TaskRequest,
     parse_deployment_input,
 )
+from cfcd_common.primary_stack import PrimaryStack, find_primary_stack, stack_update_warning
 from cfcd_common.release_history import RestorePlan, plan_restore, read_history, recorded_config
-from cfcd_common.settings import TableSettings
+from cfcd_common.settings import Settings, TableSettings
 from cfcd_common.stack_templates import check_template_body
 from cfcd_common.task import metrics, task_handler, tracer
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ssm import SSMClient
 
 HTTP3_VERSIONS = frozenset({"http3", "http2and3"})
 
@@ -44,12 +56,22 @@ class ValidateRequest(TaskRequest):
     input: Any
 
 
+class ValidateInputSettings(Settings):
+    # The stack's OriginPathParameterPrefix: IAM lets RecordOriginPath write only below it.
+    origin_path_parameter_prefix: str = Field(
+        alias="ORIGIN_PATH_PARAMETER_PREFIX", pattern=r"^/([A-Za-z0-9_.-]+/)*$"
+    )
+
+
 class ValidatedDeployment(DeploymentInput):
     """The input with every default filled in, plus what later states need about the primary."""
 
     probe: Probe  # a restore's comes from the release history
     primaryDomainName: str
     restoring: RestorePlan | None = None
+    # The CloudFormation stack that made the primary, and what its next update does to a promotion.
+    primaryStack: PrimaryStack | None = None
+    stackUpdateWarning: str | None = None
 
 
 def resolve_restore(
@@ -147,11 +169,65 @@ def validate(
                 f"staging.overrides.originId: no origin {deployment.staging.overrides.originId!r} "
                 f"in {primary.id} (origins: {', '.join(origin_ids)})"
             )
+    if isinstance(deployment.staging, CopyStaging) and deployment.promotion.originPathParameter:
+        _check_promoted_origin_path(primary, deployment.staging)
     return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name, restoring=plan)
+
+
+@tracer.capture_method
+def check_origin_path_parameter(ssm: SSMClient, prefix: str, deployment: ValidatedDeployment) -> None:
+    """The parameter the promotion writes: below the stack's prefix, and a String if it exists."""
+    name = deployment.promotion.originPathParameter
+    if name is None:
+        return
+    if not name.startswith(prefix):
+        raise InvalidInput(
+            f"promotion.originPathParameter: {name} is not below {prefix}, the only path the cfcd "
+            "stack may write (its OriginPathParameterPrefix)"
+        )
+    try:
+        parameter = ssm.get_parameter(Name=name)["Parameter"]
+    except ClientError as error:
+        if error_code(error) == "ParameterNotFound":
+            return  # RecordOriginPath creates it
+        raise
+    # CloudFormation reads it as AWS::SSM::Parameter::Value<String>, which takes a String (a
+    # SecureString isn't supported in templates: PutParameter's Type).
+    # https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
+    if parameter["Type"] != "String" or parameter.get("DataType", "text") != "text":
+        raise InvalidInput(
+            f"promotion.originPathParameter: {name} is a {parameter['Type']} parameter "
+            f"(data type {parameter.get('DataType', 'text')}); cfcd writes a String of data type text"
+        )
+
+
+def _check_promoted_origin_path(primary: Distribution, staging: CopyStaging) -> None:
+    # promotion.originPathParameter will hold the promoted origin path, and SSM refuses an empty
+    # value (ValidationException; docs silent, evidence https://github.com/getmoto/moto/issues/3794).
+    promoted = apply_overrides(primary.config, staging.overrides)
+    if not origin_path_of(promoted, staging.overrides.originId):
+        raise InvalidInput(
+            "promotion.originPathParameter: the promoted origin path would be empty, which an SSM "
+            "parameter cannot hold (set staging.overrides.originPath)"
+        )
+
+
+@tracer.capture_method
+def with_primary_stack(
+    cloudformation: CloudFormationClient, deployment: ValidatedDeployment
+) -> ValidatedDeployment:
+    stack = find_primary_stack(cloudformation, deployment.primaryDistributionId)
+    warning = stack_update_warning(
+        deployment.primaryDistributionId, stack, deployment.promotion.originPathParameter
+    )
+    return deployment.model_copy(update={"primaryStack": stack, "stackUpdateWarning": warning})
 
 
 @task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = ValidateInputSettings.from_environment()
     validated = validate(clients.cloudfront(), ValidateRequest.model_validate(event))
+    check_origin_path_parameter(clients.ssm(), settings.origin_path_parameter_prefix, validated)
+    validated = with_primary_stack(clients.cloudformation(), validated)
     metrics.add_metric(name="ReleasesValidated", unit=MetricUnit.Count, value=1)
     return validated.model_dump(mode="json")

@@ -34,6 +34,9 @@ def function_of(name: str) -> str | None:
 RELEASES = {name for name in STATES if function_of(name) == "ReleaseLock"}
 ROLLBACK_CHECK = "CheckRollback"
 CLEANUP = RELEASES | {ROLLBACK, ROLLBACK_CHECK}
+# Runs after the promotion: its failure must neither roll back nor skip the invalidation; it is
+# kept apart and ends the release as OriginPathNotRecorded (its own test below).
+RECORD_ORIGIN_PATH = "RecordOriginPath"
 
 
 def success_edges(name: str) -> list[str]:
@@ -82,7 +85,7 @@ def test_every_state_is_reachable() -> None:
 def test_every_task_after_enabling_the_policy_rolls_back_on_any_failure() -> None:
     # Given every Task on the way from EnableContinuousDeployment to the end of a release
     after_enable = reachable([ENABLE], success_edges, avoid=CLEANUP)
-    tasks = [name for name in after_enable if STATES[name]["Type"] == "Task"]
+    tasks = [name for name in after_enable if STATES[name]["Type"] == "Task" and name != RECORD_ORIGIN_PATH]
     assert {ENABLE, "RequestApproval", "Promote", "VerifyPrimary"} <= set(tasks)
     for name in tasks:
         # Then States.ALL is caught and every catcher leads to the rollback through no other Task
@@ -122,7 +125,7 @@ def test_the_original_error_survives_rollback_and_is_the_executions_error() -> N
     for name, state in STATES.items():
         for catcher in state.get("Catch", []):
             # The first failure lands in $.error; failures while cleaning up go elsewhere.
-            expected = "$.error" if name not in CLEANUP else None
+            expected = "$.error" if name not in CLEANUP | {RECORD_ORIGIN_PATH} else None
             if expected:
                 assert catcher["ResultPath"] == expected, name
             else:
@@ -172,8 +175,21 @@ def test_every_loop_has_a_deadline_and_waits_as_long_as_the_input_says() -> None
         assert waits and all("SecondsPath" in wait and "Seconds" not in wait for wait in waits), loop
 
 
-def happy_path(mode: str) -> list[str]:
+def holds_on_a_happy_path(rule: dict[str, Any], facts: dict[str, Any]) -> bool:
+    """Does a Choice rule hold when every check passes at once, for these input facts?"""
+    if "And" in rule:
+        return all(holds_on_a_happy_path(condition, facts) for condition in rule["And"])
+    variable = rule["Variable"]
+    if "StringEquals" in rule:
+        return bool(facts[variable] == rule["StringEquals"])
+    if "IsNull" in rule:  # optional fields a happy release leaves out
+        return (facts.get(variable) is None) == rule["IsNull"]
+    return bool(rule["BooleanEquals"])  # done / ready: true at the first check
+
+
+def happy_path(mode: str, approval: str = "manual") -> list[str]:
     """States a release enters when every check succeeds at the first try."""
+    facts = {"$.staging.mode": mode, "$.approval.mode": approval, "$.promotion.originPathParameter": None}
     path, name = [], load_asl()["StartAt"]
     while True:
         path.append(name)
@@ -181,11 +197,8 @@ def happy_path(mode: str) -> list[str]:
         if is_ending(name):
             return path
         if state["Type"] == "Choice":
-            rule = state["Choices"][0]
-            if "StringEquals" in rule:  # the staging mode
-                name = rule["Next"] if rule["StringEquals"] == mode else state["Default"]
-            else:  # done / ready
-                name = rule["Next"]
+            held = (rule["Next"] for rule in state["Choices"] if holds_on_a_happy_path(rule, facts))
+            name = next(held, state["Default"])  # Step Functions takes the first rule that holds
         else:
             name = state["Next"]
 
@@ -199,6 +212,8 @@ def test_a_happy_release_takes_few_transitions() -> None:
     assert len(copy_path) <= 20, copy_path
     # Stack mode adds its own wait (CheckStack and its Choice).
     assert len(happy_path("stack")) <= len(copy_path) + 2
+    # Automatic approval skips RequestApproval and nothing else.
+    assert happy_path("copy", approval="auto") == [name for name in copy_path if name != "RequestApproval"]
 
 
 def test_every_state_has_a_comment_for_the_console() -> None:
@@ -240,3 +255,24 @@ def test_a_rollback_ends_only_once_the_primary_is_deployed_with_the_policy_off()
         # The release's error name stays, its cause gains the note the status mail and CLI read
         assert state["Parameters"]["Error.$"] == "$.error.Error" and state["ResultPath"] == "$.error"
         assert state["Parameters"]["Cause.$"].startswith(f"States.Format('{{}}{ROLLBACK_NOTE}")
+
+
+def test_a_failed_origin_path_record_is_noted_and_the_promoted_release_goes_on() -> None:
+    # Given the write of promotion.originPathParameter, right after every promotion
+    assert STATES["Promote"]["Next"] == "RecordOriginPath?"
+    choice = STATES["RecordOriginPath?"]
+    assert choice["Choices"][0] == {
+        "Variable": "$.promotion.originPathParameter",
+        "IsNull": True,
+        "Next": "CheckPromotion",
+    }
+    assert choice["Default"] == RECORD_ORIGIN_PATH
+    assert STATES[RECORD_ORIGIN_PATH]["Next"] == "CheckPromotion"
+    # Then its failure neither rolls back nor skips invalidating and verifying: it is noted where
+    # the record goes, for the warning, and the release goes on
+    [catcher] = STATES[RECORD_ORIGIN_PATH]["Catch"]
+    assert catcher["ErrorEquals"] == ["States.ALL"]
+    noted = STATES[catcher["Next"]]
+    assert catcher["ResultPath"] == noted["ResultPath"] == STATES[RECORD_ORIGIN_PATH]["ResultPath"]
+    assert noted["Type"] == "Pass" and noted["Parameters"]["recorded"] is False
+    assert noted["Next"] == "CheckPromotion"

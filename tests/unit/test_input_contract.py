@@ -328,6 +328,36 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         setter("promotion.invalidatePaths", []),
         "promotion.invalidatePaths: List should have at least 1",
     ),
+    (
+        "origin path parameter not a path",
+        "copy_header",
+        setter("promotion.originPathParameter", "site-origin-path"),
+        "promotion.originPathParameter: must be an SSM parameter path",
+    ),
+    (
+        "origin path parameter with a space",
+        "copy_header",
+        setter("promotion.originPathParameter", "/cfcd/my site"),
+        "promotion.originPathParameter: must be an SSM parameter path",
+    ),
+    (
+        "origin path parameter too deep",
+        "copy_header",
+        setter("promotion.originPathParameter", "/a" * 16),
+        "promotion.originPathParameter: must be an SSM parameter path",
+    ),
+    (
+        "origin path parameter reserved",
+        "copy_header",
+        setter("promotion.originPathParameter", "/aws/site"),
+        'promotion.originPathParameter: must not start with "aws" or "ssm"',
+    ),
+    (
+        "origin path parameter too long",
+        "copy_header",
+        setter("promotion.originPathParameter", "/cfcd/" + "a" * 950),
+        "promotion.originPathParameter: may hold at most 950 characters",
+    ),
     ("typo", "copy_header", setter("timming", {}), "timming: Extra inputs are not permitted"),
     (
         "approval mode",
@@ -356,6 +386,13 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "staging.release: String should have at least 1",
     ),
 ]
+
+
+def test_an_ssm_parameter_path_is_a_valid_origin_path_parameter() -> None:
+    raw = load_event("input_copy_header.json")
+    raw["promotion"]["originPathParameter"] = "/cfcd/My-Site_2/origin.path"
+
+    assert parse_deployment_input(raw).promotion.originPathParameter == "/cfcd/My-Site_2/origin.path"
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import boto3
 import pytest
@@ -12,6 +13,15 @@ from functions.validate_input import app
 from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event, use_client
 
 pytestmark = pytest.mark.unit
+
+PRIMARY_TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "primary.yaml"
+PARAMETER = "/cfcd/site/origin-path"
+
+
+@pytest.fixture(autouse=True)
+def prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stack's OriginPathParameterPrefix (template.yaml's default)."""
+    monkeypatch.setenv("ORIGIN_PATH_PARAMETER_PREFIX", "/cfcd/")
 
 
 def create_primary(cloudfront: Any, http_version: str = "http2", enabled: bool = True) -> dict[str, Any]:
@@ -115,4 +125,114 @@ def test_a_contract_error_fails_before_any_aws_call(
     raw = load_event("input_copy_weight.json")
     raw["traffic"]["weight"] = 0.5
     with pytest.raises(InvalidInput, match="traffic.weight"):
+        app.lambda_handler(event_for(raw), lambda_context)
+
+
+@pytest.fixture
+def stack_made_primary(emulated_cloudfront: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The seed's primary site deployed from examples/primary.yaml as stack "site"."""
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    ssm.put_parameter(Name=PARAMETER, Value="/1.0.0", Type="String")
+    cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+    cloudformation.create_stack(
+        StackName="site",
+        TemplateBody=PRIMARY_TEMPLATE.read_text(),
+        Parameters=[{"ParameterKey": "OriginPath", "ParameterValue": PARAMETER}],
+    )
+    outputs = cloudformation.describe_stacks(StackName="site")["Stacks"][0]["Outputs"]
+    for service, client in (
+        ("cloudfront", emulated_cloudfront),
+        ("ssm", ssm),
+        ("cloudformation", cloudformation),
+    ):
+        use_client(monkeypatch, service, client)
+    return next(str(output["OutputValue"]) for output in outputs if output["OutputKey"] == "DistributionId")
+
+
+def release_of(primary_id: str, origin_path_parameter: str | None = None) -> dict[str, Any]:
+    raw = load_event("input_copy_header.json") | {"primaryDistributionId": primary_id}
+    if origin_path_parameter:
+        raw["promotion"]["originPathParameter"] = origin_path_parameter
+    return raw
+
+
+def test_a_stack_made_primary_is_recorded_and_warned_about_without_an_origin_path_parameter(
+    stack_made_primary: str, lambda_context: FakeLambdaContext
+) -> None:
+    # Given the primary of stack "site", and a release that does not record its origin path
+    # When ValidateInput runs
+    result = app.lambda_handler(event_for(release_of(stack_made_primary)), lambda_context)
+
+    # Then the stack is recorded, and the warning says its next update undoes the promotion
+    assert result["primaryStack"]["stackName"] == "site"
+    assert result["primaryStack"]["logicalResourceId"] == "PrimaryDistribution"
+    warning = result["stackUpdateWarning"]
+    assert f"{stack_made_primary} belongs to CloudFormation stack site" in warning
+    assert "undoes this promotion" in warning and "promotion.originPathParameter" in warning
+
+
+def test_a_release_recording_its_origin_path_is_not_warned_about(
+    stack_made_primary: str, lambda_context: FakeLambdaContext
+) -> None:
+    result = app.lambda_handler(event_for(release_of(stack_made_primary, PARAMETER)), lambda_context)
+
+    assert result["primaryStack"]["stackName"] == "site"
+    assert result["stackUpdateWarning"] is None
+    assert result["promotion"]["originPathParameter"] == PARAMETER
+
+
+def test_a_primary_no_stack_made_has_neither_stack_nor_warning(
+    emulated_cloudfront: Any, lambda_context: FakeLambdaContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_client(monkeypatch, "cloudfront", emulated_cloudfront)
+    use_client(monkeypatch, "cloudformation", boto3.client("cloudformation", region_name="us-east-1"))
+    primary = create_primary(emulated_cloudfront)
+
+    result = app.lambda_handler(event_for(release_of(primary["Id"])), lambda_context)
+
+    assert (result["primaryStack"], result["stackUpdateWarning"]) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("parameter", "existing_type", "refusal"),
+    [
+        (
+            "/other/site/origin-path",
+            None,
+            "promotion.originPathParameter: /other/site/origin-path is not below /cfcd/",
+        ),
+        (
+            PARAMETER,
+            "SecureString",
+            f"promotion.originPathParameter: {PARAMETER} is a SecureString parameter",
+        ),
+    ],
+    ids=["outside the prefix", "not a String"],
+)
+def test_an_origin_path_parameter_cfcd_may_not_or_cannot_write_is_invalid_input(
+    stack_made_primary: str,
+    lambda_context: FakeLambdaContext,
+    parameter: str,
+    existing_type: Literal["SecureString"] | None,
+    refusal: str,
+) -> None:
+    if existing_type:
+        boto3.client("ssm", region_name="us-east-1").put_parameter(
+            Name=parameter, Value="/1.0.0", Type=existing_type, Overwrite=True
+        )
+
+    with pytest.raises(InvalidInput, match=refusal):
+        app.lambda_handler(event_for(release_of(stack_made_primary, parameter)), lambda_context)
+
+
+def test_a_copy_release_promoting_an_empty_origin_path_cannot_record_it(
+    stack_made_primary: str, lambda_context: FakeLambdaContext
+) -> None:
+    # SSM holds no empty value
+    raw = release_of(stack_made_primary, PARAMETER)
+    raw["staging"]["overrides"]["originPath"] = ""
+
+    with pytest.raises(
+        InvalidInput, match="promotion.originPathParameter: the promoted origin path would be empty"
+    ):
         app.lambda_handler(event_for(raw), lambda_context)

@@ -60,6 +60,7 @@ class RequestApprovalInput(BaseModel):
     traffic: TrafficSummary | None = None
     probe: ProbeReport
     release: str = Field(min_length=1)
+    stack_update_warning: str | None = Field(default=None, alias="stackUpdateWarning")
 
 
 def parse_task(event: Any) -> RequestApprovalInput:
@@ -136,6 +137,7 @@ def build_summary(cloudfront: CloudFrontClient, task: RequestApprovalInput) -> A
         changes_omitted=omitted,
         probe=task.probe,
         traffic=traffic,
+        stack_update_warning=task.stack_update_warning,
     )
 
 

@@ -22,6 +22,7 @@ from cfcd_common.approvals import (
     ApprovalSummary,
     format_utc,
 )
+from cfcd_common.primary_stack import warning_lines
 
 MAX_SUBJECT_CHARS = 100  # SNS rejects longer subjects
 STICKINESS_COOKIE = "x-amz-continuous-deployment-state"
@@ -136,6 +137,7 @@ def approval_email(
             f"Approve: {approve_link}",
             f"Reject:  {reject_link}",
             "",
+            *(f"{line}\n" for line in warning_lines([summary.stack_update_warning])),
             f"What will change (staging {summary.staging_distribution_id} vs primary):",
             *(f"  {line}" for line in change_lines(summary)),
             "",
@@ -314,6 +316,7 @@ def _summary_sections(request: ApprovalRequest, explanation: str, commands: list
     probe_css = ["pass" if check.passed else "fail" for check in summary.probe.checks]
     return "".join(
         [
+            *(f"<p><b>{_e(line)}</b></p>" for line in warning_lines([summary.stack_update_warning])),
             _facts_table(request),
             f"<h2>What will change</h2><p>Staging {_e(summary.staging_distribution_id)} compared with the "
             "primary's config:</p>",

@@ -129,6 +129,7 @@ class ApprovalSummary(_CamelModel):
     changes_omitted: int = 0
     probe: ProbeReport
     traffic: TrafficSummary | None = None
+    stack_update_warning: str | None = None  # cfcd_common.primary_stack
 
 
 class ApprovalRequest(_CamelModel):

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sesv2 import SESV2Client
     from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
 
 
@@ -72,6 +73,11 @@ def sns() -> SNSClient:
 def sns_single_attempt() -> SNSClient:
     """For the approval mail: sent at most once (cfcd_common.approvals.send_once)."""
     return boto3.client("sns", config=SINGLE_ATTEMPT_CONFIG)
+
+
+@cache
+def ssm() -> SSMClient:
+    return boto3.client("ssm", config=CLIENT_CONFIG)
 
 
 @cache

@@ -84,15 +84,24 @@ def _default_origin_id(config: Config) -> str:
     return str(config["DefaultCacheBehavior"]["TargetOriginId"])
 
 
-def set_origin_path(config: Config, origin_path: str, origin_id: str | None = None) -> Config:
+def _origin(config: Config, origin_id: str | None = None) -> Config:
+    """The origin `origin_id` names, by default the target of the default cache behavior."""
     target = origin_id or _default_origin_id(config)
-    updated = copy.deepcopy(config)
-    origins = updated["Origins"].get("Items", [])
-    matching = [origin for origin in origins if origin["Id"] == target]
+    matching = [origin for origin in config["Origins"].get("Items", []) if origin["Id"] == target]
     if not matching:
         raise InvalidInput(f"staging.overrides.originId: no origin {target!r} in the distribution")
-    matching[0]["OriginPath"] = origin_path
+    return cast(Config, matching[0])
+
+
+def set_origin_path(config: Config, origin_path: str, origin_id: str | None = None) -> Config:
+    updated = copy.deepcopy(config)
+    _origin(updated, origin_id)["OriginPath"] = origin_path
     return updated
+
+
+def origin_path_of(config: Config, origin_id: str | None = None) -> str:
+    """The OriginPath of an origin ("" for none), by default of the default behavior's origin."""
+    return str(_origin(config, origin_id).get("OriginPath", ""))
 
 
 def apply_overrides(config: Config, overrides: Overrides) -> Config:

@@ -37,6 +37,11 @@ class VerifyFailed(CfcdError):
     """After promotion the primary does not serve the new release."""
 
 
+class OriginPathNotRecorded(CfcdError):
+    """promotion.originPathParameter cannot take the promoted origin path. Never ends an execution:
+    the promoted release succeeds with a warning (RecordOriginPath's Catch)."""
+
+
 class UnexpectedError(CfcdError):
     """Anything else a task raised (AccessDenied, a bug); the cause keeps the original error.
 

@@ -43,6 +43,13 @@ MAX_INVALIDATION_PATH_LENGTH = 4000
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]+$")
 _DISTRIBUTION_ID = re.compile(r"^[A-Z0-9]{1,64}$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+# SSM parameter names (PutParameter, "Naming Constraints"): letters, digits, "_.-", "/" between
+# levels, at most 15 levels, not starting with "aws" or "ssm"; at most 1011 characters counting
+# the ARN before the name (45-60 of them by partition and region), hence 950 here.
+# https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_PutParameter.html
+# cfcd takes hierarchical names only: IAM scopes its write to the stack's path prefix.
+_SSM_PARAMETER_NAME = re.compile(r"^(/[A-Za-z0-9_.-]+){1,15}$")
+SSM_PARAMETER_NAME_MAX_LENGTH = 950
 
 
 class ContractModel(BaseModel):
@@ -192,6 +199,25 @@ class Approval(ContractModel):
 
 class Promotion(ContractModel):
     invalidatePaths: Annotated[list[str], Field(min_length=1, max_length=3000)] = ["/*"]
+    # An SSM String parameter cfcd sets to the origin path live after the promotion, for the
+    # primary's own template to read (README: Primaries managed as code).
+    originPathParameter: str | None = None
+
+    @field_validator("originPathParameter")
+    @classmethod
+    def _parameter_name(cls, name: str | None) -> str | None:
+        if name is None:
+            return name
+        if not _SSM_PARAMETER_NAME.match(name):
+            raise ValueError(
+                'must be an SSM parameter path: "/" then 1 to 15 levels of letters, digits and "_.-" '
+                'separated by "/"'
+            )
+        if name[1:4].lower() in ("aws", "ssm"):
+            raise ValueError('must not start with "aws" or "ssm" (reserved by SSM)')
+        if len(name) > SSM_PARAMETER_NAME_MAX_LENGTH:
+            raise ValueError(f"may hold at most {SSM_PARAMETER_NAME_MAX_LENGTH} characters")
+        return name
 
     @field_validator("invalidatePaths")
     @classmethod

@@ -35,17 +35,27 @@ def _ignore_tag(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> An
 _CloudFormationYaml.add_multi_constructor("!", _ignore_tag)
 
 
-def template_outputs(body: str) -> set[str]:
-    """The output names a JSON or YAML template declares; InvalidInput if it is neither."""
+def parse_template(body: str, loader: type[yaml.SafeLoader] = _CloudFormationYaml) -> dict[str, Any]:
+    """A JSON or YAML template as a mapping; ValueError saying why when it is not one. `loader`
+    decides what the intrinsic tags become (cfcd.client.cfn_template evaluates them)."""
     try:
         template = json.loads(body)
     except ValueError:
         try:
-            template = yaml.load(body, Loader=_CloudFormationYaml)  # noqa: S506 - a SafeLoader subclass
+            template = yaml.load(body, Loader=loader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError as error:
-            raise InvalidInput(f"staging.templateBody: neither JSON nor YAML ({error})") from None
+            raise ValueError(f"neither JSON nor YAML ({error})") from None
     if not isinstance(template, dict):
-        raise InvalidInput("staging.templateBody: not a CloudFormation template (no top-level mapping)")
+        raise ValueError("not a CloudFormation template (no top-level mapping)")
+    return template
+
+
+def template_outputs(body: str) -> set[str]:
+    """The output names a JSON or YAML template declares; InvalidInput if it is neither."""
+    try:
+        template = parse_template(body)
+    except ValueError as error:
+        raise InvalidInput(f"staging.templateBody: {error}") from None
     outputs = template.get("Outputs") or {}
     return {str(name) for name in outputs} if isinstance(outputs, dict) else set()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -122,3 +123,50 @@ def test_stack_update_and_delete_go_through_the_same_backend(clients: tuple[Any,
     cfn.delete_stack(StackName="staging")
     assert client.list_distributions()["DistributionList"]["Quantity"] == 0
     assert client.list_continuous_deployment_policies()["ContinuousDeploymentPolicyList"]["Quantity"] == 0
+
+
+def test_primary_example_passes_cfn_lint() -> None:
+    lint = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(EXAMPLES / "primary.yaml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_primary_example_stack_is_the_seed_site_reading_its_origin_path_from_ssm(
+    clients: tuple[Any, Any],
+) -> None:
+    # Given the origin path in SSM
+    cfn, client = clients
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/cfcd/site/origin-path", Value="/1.0.0", Type="String"
+    )
+
+    # When the primary example is deployed
+    cfn.create_stack(
+        StackName="site",
+        TemplateBody=(EXAMPLES / "primary.yaml").read_text(),
+        Parameters=[{"ParameterKey": "OriginPath", "ParameterValue": "/cfcd/site/origin-path"}],
+    )
+
+    # Then its distribution reads the bucket through the stack's origin access control at /1.0.0
+    out = outputs(cfn, "site")
+    config = client.get_distribution_config(Id=out["DistributionId"])["DistributionConfig"]
+    origin = config["Origins"]["Items"][0]
+    assert (origin["DomainName"], origin["OriginPath"], origin["OriginAccessControlId"]) == (
+        f"{out['BucketName']}.s3.us-east-1.amazonaws.com",
+        "/1.0.0",
+        out["OriginAccessControlId"],
+    )
+    control = client.get_origin_access_control(Id=out["OriginAccessControlId"])["OriginAccessControl"]
+    assert control["OriginAccessControlConfig"]["SigningBehavior"] == "always"
+    # And only that distribution may read the bucket
+    policy = json.loads(
+        boto3.client("s3", region_name="us-east-1").get_bucket_policy(Bucket=out["BucketName"])["Policy"]
+    )
+    (statement,) = policy["Statement"]
+    assert statement["Condition"]["StringEquals"]["AWS:SourceArn"] == (
+        f"arn:aws:cloudfront::123456789012:distribution/{out['DistributionId']}"
+    )

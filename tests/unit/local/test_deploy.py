@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 import boto3
 import pytest
 
+from cfcd.client.cfn_template import IntrinsicResolver
 from cfcd.local import mail
 from cfcd.local.cloud import LocalCloud, LocalCloudInfo
-from cfcd.local.deploy import IntrinsicResolver, generate_secret_string, physical_name
+from cfcd.local.deploy import ACCOUNT_ID, generate_secret_string, physical_name
 
 pytestmark = pytest.mark.unit
 
@@ -166,7 +167,9 @@ def test_unknown_resource_types_are_skipped(cloud: LocalCloud) -> None:
 
 
 def resolver(**conditions: Any) -> IntrinsicResolver:
-    return IntrinsicResolver({"Env": "prod", "Names": ["a", "b"]}, conditions, {}, "eu-west-1", "stack")
+    return IntrinsicResolver(
+        {"Env": "prod", "Names": ["a", "b"]}, conditions, {}, "eu-west-1", "stack", account_id=ACCOUNT_ID
+    )
 
 
 def test_resolver_functions() -> None:

@@ -34,6 +34,10 @@ PATCHED = {
     "moto.cloudfront.urls.url_paths",
     "moto.cloudformation.parsing.get_model_map",
     "moto.cloudformation.models.CloudFormationBackend.update_stack",
+    "moto.cloudformation.parsing.ResourceMap.update",
+    "moto.cloudformation.responses.CloudFormationResponse.describe_stack_resources",
+    "moto.cloudformation.responses.CloudFormationResponse._validate_different_update",
+    "moto.cloudformation.models.Stack.parameter_list",
     "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure",
     "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__",
     "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.add_event",
@@ -209,6 +213,126 @@ def test_stack_update_without_a_role_keeps_the_role_it_was_created_with() -> Non
     # Then DescribeStacks names the first role, then the new one
     assert kept == ROLE
     assert cfn.describe_stacks(StackName="roles")["Stacks"][0]["RoleARN"] == ROLE + "-2"
+
+
+def site_template(comment: Any) -> dict[str, Any]:
+    """A distribution whose origin path comes from an SSM parameter and whose comment is given."""
+    return {
+        "Parameters": {
+            "OriginPath": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/cfcd/site/origin-path"},
+            "Comment": {"Type": "String"},
+        },
+        "Resources": {
+            "Site": {
+                "Type": "AWS::CloudFront::Distribution",
+                "Properties": {
+                    "DistributionConfig": {
+                        "Enabled": True,
+                        "Comment": comment,
+                        "Origins": [
+                            {
+                                "Id": "site",
+                                "DomainName": "site.s3.us-east-1.amazonaws.com",
+                                "OriginPath": {"Ref": "OriginPath"},
+                            }
+                        ],
+                        "DefaultCacheBehavior": {
+                            "TargetOriginId": "site",
+                            "ViewerProtocolPolicy": "allow-all",
+                            "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+                        },
+                    }
+                },
+            }
+        },
+        "Outputs": {"Id": {"Value": {"Ref": "Site"}}},
+    }
+
+
+def site_stack(comment: Any = None) -> tuple[Any, str, str]:
+    """The site stack serving /1.0.0: CloudFormation client, template text, distribution id."""
+    client("ssm").put_parameter(Name="/cfcd/site/origin-path", Value="/1.0.0", Type="String")
+    cfn = client("cloudformation")
+    body = json.dumps(site_template(comment or {"Fn::Sub": "site ${Comment}"}))
+    cfn.create_stack(StackName="site", TemplateBody=body, Parameters=given(comment="v1"))
+    distribution_id = cfn.describe_stacks(StackName="site")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    return cfn, body, distribution_id
+
+
+def given(comment: str) -> list[dict[str, str]]:
+    return [
+        {"ParameterKey": "OriginPath", "ParameterValue": "/cfcd/site/origin-path"},
+        {"ParameterKey": "Comment", "ParameterValue": comment},
+    ]
+
+
+def live(distribution_id: str) -> tuple[str, str]:
+    config = client("cloudfront").get_distribution_config(Id=distribution_id)["DistributionConfig"]
+    return str(config["Origins"]["Items"][0]["OriginPath"]), str(config["Comment"])
+
+
+def test_stack_update_applies_what_only_the_resolved_properties_change() -> None:
+    # Given a stack whose distribution reads its origin path from SSM and its comment through Sub
+    cfn, body, distribution_id = site_stack()
+
+    # When the same template is updated with only a new SSM value, then with only a new comment
+    client("ssm").put_parameter(Name="/cfcd/site/origin-path", Value="/2.0.0", Type="String", Overwrite=True)
+    cfn.update_stack(StackName="site", TemplateBody=body, Parameters=given(comment="v1"))
+    after_ssm = live(distribution_id)
+    cfn.update_stack(StackName="site", TemplateBody=body, Parameters=given(comment="v2"))
+
+    # Then each update reached the distribution, as CloudFormation's would
+    assert after_ssm == ("/2.0.0", "site v1")
+    assert live(distribution_id) == ("/2.0.0", "site v2")
+    assert cfn.describe_stacks(StackName="site")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_stack_update_with_nothing_new_to_resolve_is_refused_as_no_update() -> None:
+    # Given the site stack, its SSM value unchanged since it was created
+    cfn, body, _ = site_stack()
+
+    # When the same template and parameters are sent again, Then there is nothing to update
+    with pytest.raises(ClientError, match="No updates are to be performed"):
+        cfn.update_stack(StackName="site", TemplateBody=body, Parameters=given(comment="v1"))
+
+    # And once the SSM value changed, the same request is an update
+    client("ssm").put_parameter(Name="/cfcd/site/origin-path", Value="/2.0.0", Type="String", Overwrite=True)
+    cfn.update_stack(StackName="site", TemplateBody=body, Parameters=given(comment="v1"))
+    assert cfn.describe_stacks(StackName="site")["Stacks"][0]["StackStatus"] == "UPDATE_COMPLETE"
+
+
+def test_describe_stack_resources_finds_the_stack_holding_a_physical_resource() -> None:
+    # Given the site stack and a distribution no stack made
+    cfn, _, distribution_id = site_stack()
+    other = client("cloudfront").create_distribution(DistributionConfig=distribution_config("no-stack"))
+
+    # When the stack of each is asked for by its physical id
+    found = cfn.describe_stack_resources(PhysicalResourceId=distribution_id)["StackResources"]
+    with pytest.raises(ClientError) as raised:
+        cfn.describe_stack_resources(PhysicalResourceId=other["Distribution"]["Id"])
+
+    # Then the stack's resources come back, and ValidationError for the other
+    assert [(r["StackName"], r["LogicalResourceId"], r["PhysicalResourceId"]) for r in found] == [
+        ("site", "Site", distribution_id)
+    ]
+    assert found[0]["ResourceType"] == "AWS::CloudFront::Distribution"
+    assert error_code(raised) == "ValidationError"
+    assert f"Stack for {other['Distribution']['Id']} does not exist" in str(raised.value)
+
+
+def test_describe_stacks_gives_an_ssm_parameter_as_its_name_and_resolved_value() -> None:
+    cfn, _, _ = site_stack()
+
+    parameters = cfn.describe_stacks(StackName="site")["Stacks"][0]["Parameters"]
+
+    assert {p["ParameterKey"]: p for p in parameters} == {
+        "OriginPath": {
+            "ParameterKey": "OriginPath",
+            "ParameterValue": "/cfcd/site/origin-path",
+            "ResolvedValue": "/1.0.0",
+        },
+        "Comment": {"ParameterKey": "Comment", "ParameterValue": "v1"},
+    }
 
 
 def test_send_task_failure_passes_the_cause_on() -> None:
