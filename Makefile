@@ -23,7 +23,8 @@ lint: install ## ruff, mypy (strict on functions/ and cfcd/), cfn-lint (SAM sour
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy functions cfcd tests bench
-	$(BIN)/python -m cfcd.local.sam_transform template.yaml build/template.transformed.json
+	$(BIN)/python -m cfcd.local.sam_transform template.yaml build/template.transformed.json \
+		--parameter SiteBucketName=example-site
 	$(BIN)/cfn-lint template.yaml build/template.transformed.json examples/*.yaml
 
 format: install ## Format the code with ruff

@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # boto3-stubs is a dev dependency: types only
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 Source = Literal["stack", "local", "endpoint", "aws"]
 
@@ -84,6 +85,9 @@ class Target:
 
     def lambda_(self) -> LambdaClient:
         return boto3.client("lambda", **self._client_kwargs())
+
+    def sts(self) -> STSClient:
+        return boto3.client("sts", **self._client_kwargs())
 
     def cloudfront(self) -> CloudFrontClient:
         # CloudFront is global; the target's endpoint and credentials still apply (the local cloud).

@@ -122,7 +122,7 @@ def test_get_shows_the_summary_and_a_form_and_changes_nothing(world: World) -> N
         "2.0.0",
         "E2QWRUHAPOMQZL",
         "d111111abcdef8.cloudfront.net",
-        "Origins.Items[0].OriginPath: /1.0.0 -&gt; /2.0.0",
+        "Origins.Items[0].OriginPath: &quot;/1.0.0&quot; -&gt; &quot;/2.0.0&quot;",
         "staging: all 2 checks passed",
         "curl -s -H &#x27;aws-cf-cd-env: staging&#x27;",
         "PENDING",

@@ -17,13 +17,13 @@ from cfcd_common.approvals import (
     ApprovalStatus,
     LinkCheck,
     Outcome,
+    SigningKeys,
     approval_id_for,
     approval_link,
     csrf_token,
     decide,
     find_pending,
     get_request,
-    load_signing_key,
     sign,
     verify,
     verify_csrf,
@@ -43,6 +43,7 @@ from tests.unit.conftest import EXECUTION_ARN
 pytestmark = pytest.mark.unit
 
 KEY = b"k" * 48
+KEYS = SigningKeys(KEY)
 
 
 @pytest.fixture
@@ -86,9 +87,9 @@ def test_a_signed_link_verifies_until_its_expiry() -> None:
 
     # When it is checked before, at and after the expiry
     # Then it is valid before and expired from the expiry on
-    assert verify(KEY, approval_id, expires_at, signature, now=now) is LinkCheck.VALID
-    assert verify(KEY, approval_id, expires_at, signature, now=expires_at) is LinkCheck.EXPIRED
-    assert verify(KEY, approval_id, expires_at, signature, now=expires_at + 1) is LinkCheck.EXPIRED
+    assert verify(KEYS, approval_id, expires_at, signature, now=now) is LinkCheck.VALID
+    assert verify(KEYS, approval_id, expires_at, signature, now=expires_at) is LinkCheck.EXPIRED
+    assert verify(KEYS, approval_id, expires_at, signature, now=expires_at + 1) is LinkCheck.EXPIRED
 
 
 @pytest.mark.parametrize(
@@ -115,7 +116,7 @@ def test_a_tampered_link_is_forged_even_when_expired(tamper: Any) -> None:
 
     # Then it is forged, before and after the deadline (tampering is never reported as "expired")
     for now in (expires_at - 10, expires_at + 10):
-        assert verify(KEY, tampered_id, tampered_exp, tampered_sig, now=now) is LinkCheck.FORGED
+        assert verify(KEYS, tampered_id, tampered_exp, tampered_sig, now=now) is LinkCheck.FORGED
 
 
 def test_a_link_signed_with_another_key_is_forged() -> None:
@@ -124,7 +125,7 @@ def test_a_link_signed_with_another_key_is_forged() -> None:
     signature = sign(b"x" * 48, approval_id, expires_at)
 
     # Then our key does not accept it
-    assert verify(KEY, approval_id, expires_at, signature, now=expires_at - 1) is LinkCheck.FORGED
+    assert verify(KEYS, approval_id, expires_at, signature, now=expires_at - 1) is LinkCheck.FORGED
 
 
 def test_the_form_token_is_not_the_link_signature() -> None:
@@ -134,10 +135,10 @@ def test_the_form_token_is_not_the_link_signature() -> None:
 
     # Then they differ (different purposes) and each verifies only as itself
     assert signature != token
-    assert verify_csrf(KEY, approval_id, expires_at, token)
-    assert not verify_csrf(KEY, approval_id, expires_at, signature)
-    assert not verify_csrf(KEY, approval_id, expires_at, "")
-    assert verify(KEY, approval_id, expires_at, token, now=expires_at - 1) is LinkCheck.FORGED
+    assert verify_csrf(KEYS, approval_id, expires_at, token)
+    assert not verify_csrf(KEYS, approval_id, expires_at, signature)
+    assert not verify_csrf(KEYS, approval_id, expires_at, "")
+    assert verify(KEYS, approval_id, expires_at, token, now=expires_at - 1) is LinkCheck.FORGED
 
 
 def test_the_link_carries_id_expiry_signature_and_an_unsigned_intent() -> None:
@@ -165,16 +166,6 @@ def test_an_approval_id_is_one_per_execution_url_safe_and_unguessable_without_th
     assert all(len(i) == 24 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
     # and another key gives another id: without the key the id cannot be derived
     assert approval_id_for(other_key, EXECUTION_ARN) != approval_id_for(key, EXECUTION_ARN)
-
-
-def test_a_short_signing_secret_is_refused(aws: None) -> None:
-    # Given a secret too short to be an HMAC key
-    secrets = boto3.client("secretsmanager")
-    arn = secrets.create_secret(Name="short", SecretString="tooshort")["ARN"]
-
-    # Then loading it fails instead of signing with a weak key
-    with pytest.raises(ValueError, match="at least 32 bytes"):
-        load_signing_key(secrets, arn)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -474,7 +465,7 @@ def test_the_diff_shows_the_origin_path_and_ignores_fields_that_always_differ() 
     # Then only the real changes are listed, origins first, lists of scalars as one value
     assert [(c.path, c.before, c.after) for c in changes] == [
         ("Origins.Items[0].OriginPath", "/1.0.0", "/2.0.0"),
-        ("Comment", None, "new"),
+        ("Comment", None, None),  # the CloudFront model marks Comment sensitive: changed, not shown
         ("DefaultCacheBehavior.AllowedMethods.Items", '["GET", "HEAD"]', '["GET", "HEAD", "OPTIONS"]'),
     ]
     assert omitted == 0

@@ -117,7 +117,17 @@ def test_no_pending_approval_is_explained(
     fake_aws.wait_until_finished(arn)
 
     result = runner.invoke(
-        cli, ["approve", "done", "--state-machine-arn", machine, "--table-name", approval_table.name]
+        cli,
+        [
+            "approve",
+            "done",
+            "--by",
+            "alice",
+            "--state-machine-arn",
+            machine,
+            "--table-name",
+            approval_table.name,
+        ],
     )
 
     assert result.exit_code == 3, result.output
