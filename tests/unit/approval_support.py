@@ -189,7 +189,8 @@ class StepFunctionsSpy:
         self.client = sfn
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._raising: list[tuple[str, Exception]] = []
-        sfn.meta.events.register("before-parameter-build.sfn", self._record)
+        # Emitted before the Stubber checks its queue, so an injected error comes from "the network".
+        sfn.meta.events.register("provide-client-params.sfn", self._record)
         self._stubber = Stubber(sfn)
         self._stubber.activate()
 
@@ -197,6 +198,10 @@ class StepFunctionsSpy:
         self.calls.append((model.name, dict(params)))
         if self._raising and self._raising[0][0] == xform_name(model.name):
             raise self._raising.pop(0)[1]
+
+    def will_fail_server_side(self, operation: str, code: str) -> None:
+        """`operation` answers a 5xx: AWS may have applied it before failing."""
+        self._stubber.add_client_error(operation, service_error_code=code, http_status_code=500)
 
     def will_raise(self, operation: str, error: Exception) -> None:
         """The next `operation` call raises `error` (a botocore error: no answer from AWS)."""

@@ -481,3 +481,52 @@ def test_a_long_diff_is_cut_and_says_how_much_is_left_out() -> None:
 
     # Then 50 are shown and 10 counted
     assert (len(changes), omitted) == (50, 10)
+
+
+# --- rotated keys and personal links (items 4 and 6) -----------------------------------------------
+
+
+def test_a_link_signed_before_a_rotation_verifies_with_the_previous_key_only() -> None:
+    # Given links signed with the key before the last rotation and with the one before that
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+    older, previous, current = b"o" * 48, b"p" * 48, b"c" * 48
+    keys = SigningKeys(current, lambda: previous)
+
+    # Then the previous key's link is valid until it expires, an older one is forged
+    assert (
+        verify(keys, approval_id, expires_at, sign(previous, approval_id, expires_at), now=1)
+        is LinkCheck.VALID
+    )
+    assert (
+        verify(keys, approval_id, expires_at, sign(older, approval_id, expires_at), now=1) is LinkCheck.FORGED
+    )
+    # and the previous key is read only when the current one does not verify
+    untouched = SigningKeys(current, lambda: pytest.fail("previous key read"))
+    assert (
+        verify(untouched, approval_id, expires_at, sign(current, approval_id, expires_at), now=1)
+        is LinkCheck.VALID
+    )
+
+
+def test_a_personal_link_is_bound_to_its_address() -> None:
+    # Given a link signed for alice@example.com
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+    link = approval_link("https://x.example/", KEY, approval_id, expires_at, "approve", "alice@example.com")
+    signature = sign(KEY, approval_id, expires_at, "alice@example.com")
+    assert f"to=alice%40example.com&sig={signature}" in link
+
+    # Then it verifies only with her address: not with another, nor as a link bound to nobody
+    assert (
+        verify(KEYS, approval_id, expires_at, signature, now=1, recipient="alice@example.com")
+        is LinkCheck.VALID
+    )
+    for recipient in ("mallory@example.com", None, "alice@example.com\nx"):
+        assert (
+            verify(KEYS, approval_id, expires_at, signature, now=1, recipient=recipient) is LinkCheck.FORGED
+        )
+    # and a link bound to nobody cannot be claimed for an address
+    anyone = sign(KEY, approval_id, expires_at)
+    assert (
+        verify(KEYS, approval_id, expires_at, anyone, now=1, recipient="alice@example.com")
+        is LinkCheck.FORGED
+    )
