@@ -20,7 +20,7 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from cfcd_common import task
+from cfcd_common import approval_keys, task
 from cfcd_common.approval_request import policy_traffic
 from cfcd_common.approvals import LinkCheck, SigningKeys, format_utc, verify
 from cfcd_common.errors import InvalidInput, TransientAwsError
@@ -57,6 +57,7 @@ class World:
     primary_id: str
     primary_domain: str
     staging_id: str
+    secret_arn: str
 
     def event(self, **changes: Any) -> dict[str, Any]:
         event = load_event("approval_request.json")
@@ -93,7 +94,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             "RECIPIENT_EMAIL": RECIPIENT,
         }.items():
             monkeypatch.setenv(name, value)
-        yield World(table, topic_arn, key, primary_id, primary_domain, staging_id)
+        approval_keys._sandbox_source.cache_clear()  # a new sandbox: no key of another test's secret
+        yield World(table, topic_arn, key, primary_id, primary_domain, staging_id, secret_arn)
 
 
 @pytest.fixture
@@ -339,3 +341,21 @@ def test_a_mail_sns_refused_is_sent_by_the_retry(world: World, sns_client: Any) 
     # When Step Functions retries the task, Then the approver gets the mail once
     app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
     assert len(world.sns_mails()) == 1
+
+
+def test_a_retried_attempt_after_a_key_rotation_keeps_the_one_record_and_its_mailed_links(
+    world: World,
+) -> None:
+    # Given RequestApproval ran and mailed, then the signing key rotated before Step Functions retried
+    first = app.lambda_handler(world.event(), FakeLambdaContext())
+    boto3.client("secretsmanager").put_secret_value(SecretId=world.secret_arn, SecretString="r" * 64)
+    approval_keys._sandbox_source.cache_clear()
+
+    # When the retried attempt runs
+    second = app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
+
+    # Then it found the record stored under the previous key: one record, one mail, same links
+    assert second == first
+    [item] = world.table.scan()["Items"]
+    assert item["taskToken"] == RETRY_TOKEN
+    assert (len(world.sns_mails()), len(world.ses_mails())) == (1, 1)
