@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins its own boto3, which cfcd's pins exclude: it lives in a venv of its own, from the
+# `iac-scan` dependency group of pyproject.toml (pip install --group).
+SCAN_VENV := .venv-scan
+SCAN_STAMP := $(SCAN_VENV)/.installed
 PYTEST_FLAGS ?=
 
 .DEFAULT_GOAL := help
@@ -19,12 +23,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install cfcd, its local cloud and dev tools (pinned)
 
-lint: install ## ruff, mypy (strict on functions/ and cfcd/), cfn-lint (SAM source and its transform)
+$(SCAN_STAMP): pyproject.toml
+	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SCAN_VENV)/bin/python -m pip install --quiet --group iac-scan
+	touch $(SCAN_STAMP)
+
+lint: install $(SCAN_STAMP) ## ruff, mypy (strict on functions/ and cfcd/), cfn-lint and checkov (SAM source and its transform)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy functions cfcd tests bench
-	$(BIN)/python -m cfcd.local.sam_transform template.yaml build/template.transformed.json
+	$(BIN)/python -m cfcd.local.sam_transform template.yaml build/template.transformed.json \
+		--parameter SiteBucketName=example-site
 	$(BIN)/cfn-lint template.yaml build/template.transformed.json examples/*.yaml
+	$(SCAN_VENV)/bin/checkov --config-file .checkov.yaml -f build/template.transformed.json
 
 format: install ## Format the code with ruff
 	$(BIN)/ruff check --fix .

@@ -2,14 +2,12 @@
 
 Both go through ``cfcd_common.approvals.decide``: the same single-use conditional update of the
 same DynamoDB record, and only its winner sends the task token back. The CLI never sends a token
-any other way.
+any other way. ``--by`` is required and recorded with the caller's AWS identity
+(``sts:GetCallerIdentity``), which AWS vouches for; the name alone is only what the caller typed.
 """
 
 from __future__ import annotations
 
-import getpass
-import os
-import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_stepfunctions import SFNClient
 
-    from cfcd_common.approvals import Action, ApprovalRequest, Outcome
+    from cfcd_common.approvals import Action, Outcome
 
 EXIT_DECIDED = 0
 EXIT_ERROR = 1
@@ -42,15 +40,6 @@ Exit codes:
 """
 
 
-def default_decider() -> str:
-    """`$USER@hostname`: who decided, as recorded on the approval."""
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry / no login name (containers)
-        user = os.environ.get("USER", "unknown")
-    return f"{user}@{socket.gethostname()}"
-
-
 def exit_code_for(outcome: Outcome) -> int:
     from cfcd_common.approvals import Outcome
 
@@ -63,27 +52,10 @@ def exit_code_for(outcome: Outcome) -> int:
     }[outcome]
 
 
-def latest_approval(table: Table, execution_arn: str) -> ApprovalRequest | None:
-    """The newest approval record of an execution, whatever its status (read only, to explain)."""
-    from cfcd_common.approvals import APPROVAL_KEY_PREFIX, EXECUTION_INDEX, ApprovalRequest
-
-    items = table.query(
-        IndexName=EXECUTION_INDEX,
-        KeyConditionExpression="executionArn = :arn",
-        ExpressionAttributeValues={":arn": execution_arn},
-    ).get("Items", [])
-    approvals = [
-        ApprovalRequest.from_item(dict(item))
-        for item in items
-        if str(item.get("pk", "")).startswith(APPROVAL_KEY_PREFIX)
-    ]
-    return max(approvals, key=lambda approval: approval.created_at, default=None)
-
-
 def _explain_nothing_pending(table: Table, sfn: SFNClient, execution_arn: str) -> tuple[str, int]:
-    from cfcd_common.approvals import ApprovalStatus, Outcome, describe_refusal
+    from cfcd_common.approvals import ApprovalStatus, Outcome, describe_refusal, latest_request
 
-    previous = latest_approval(table, execution_arn)
+    previous = latest_request(table, execution_arn)
     if previous is not None and previous.status in (ApprovalStatus.APPROVED, ApprovalStatus.REJECTED):
         return describe_refusal(Outcome.ALREADY_DECIDED, previous), EXIT_ALREADY_DECIDED
     if previous is not None and previous.status is ApprovalStatus.TIMED_OUT:
@@ -110,6 +82,7 @@ def run_decision(action: Action, execution: str, comment: str, decided_by: str, 
     regional = target.for_arn(execution_arn)
     table, sfn = regional.table(), regional.sfn()
     try:
+        caller_arn = regional.sts().get_caller_identity()["Arn"]
         pending = find_pending(table, execution_arn)
         if pending is None:
             message, code = _explain_nothing_pending(table, sfn, execution_arn)
@@ -125,6 +98,7 @@ def run_decision(action: Action, execution: str, comment: str, decided_by: str, 
             source_ip=None,
             user_agent=USER_AGENT,
             now=int(time.time()),
+            caller_arn=caller_arn,
         )
     except (ClientError, BotoCoreError) as error:
         raise click.ClickException(f"cannot {action} {execution_arn}: {error}") from error
@@ -139,9 +113,9 @@ def _decision_command(action: Action, summary: str) -> click.Command:
     @click.option(
         "--by",
         "decided_by",
-        default=default_decider,
+        required=True,
         metavar="NAME",
-        help="Who decides, as recorded (default: $USER@hostname).",
+        help="Who decides, as recorded; your AWS identity (sts:GetCallerIdentity) is recorded with it.",
     )
     @target_options
     def command(execution: str, comment: str, decided_by: str, **target_kwargs: Any) -> None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # boto3-stubs is a dev dependency: types only
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 Source = Literal["stack", "local", "endpoint", "aws"]
 
@@ -85,6 +86,9 @@ class Target:
 
     def lambda_(self) -> LambdaClient:
         return boto3.client("lambda", **self._client_kwargs())
+
+    def sts(self) -> STSClient:
+        return boto3.client("sts", **self._client_kwargs())
 
     def cloudfront(self) -> CloudFrontClient:
         # CloudFront is global; the target's endpoint and credentials still apply (the local cloud).

@@ -22,13 +22,15 @@ from cfcd.local.deploy import Deployer, DeployResult
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
 from cfcd.local.function_urls import FunctionUrls
 from cfcd.local.lambda_runtime import LambdaRuntime
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import BUCKET_NAME, SeededSite, seed_site
 
 LOG = logging.getLogger(__name__)
 
 LOCAL_JSON = "local.json"
 PID_FILE = "local.pid"
 DEFAULT_REGION = "us-east-1"
+# The template's one site bucket: its role may touch no other (template.yaml).
+SITE_BUCKET_PARAMETER = "SiteBucketName"
 
 
 class LocalCloudInfo(BaseModel):
@@ -113,11 +115,11 @@ class LocalCloud:
         outputs: dict[str, str] = {}
         if self.template_path is not None:
             deployer = Deployer(self._aws.url, self._runtime, self._urls, self.region)
-            self.deployment = deployer.deploy(self.template_path, self.parameter_overrides)
+            self.deployment = deployer.deploy(self.template_path, self.stack_parameters())
             outputs = self.deployment.outputs
             if self.prewarm_workers:
                 self._runtime.prewarm()
-        site = seed_site(self._aws.url, self.region) if self.seed else None
+        site = seed_site(self._aws.url, self.region, self.site_bucket) if self.seed else None
         return LocalCloudInfo(
             aws_endpoint=self._aws.url,
             edge_endpoint=self._edge.endpoint,
@@ -128,6 +130,18 @@ class LocalCloud:
             faults_endpoint=self._aws.url,
             site=site,
         )
+
+    @property
+    def site_bucket(self) -> str:
+        """The seeded site's bucket: the one the template's SiteBucketName names (given, or ours)."""
+        return self.parameter_overrides.get(SITE_BUCKET_PARAMETER, BUCKET_NAME)
+
+    def stack_parameters(self) -> dict[str, str]:
+        """The template's parameters; with the seeded site, SiteBucketName is its bucket, known
+        before the deploy and created right after it."""
+        if not self.seed:
+            return dict(self.parameter_overrides)
+        return {SITE_BUCKET_PARAMETER: self.site_bucket, **self.parameter_overrides}
 
     def lambda_environment(self, aws_endpoint: str, edge_endpoint: str) -> dict[str, str]:
         """What every function sees on top of its template environment."""

@@ -148,7 +148,13 @@ def _dummy_zip() -> bytes:
     return buffer.getvalue()
 
 
-_SKIPPED_QUIETLY = {"AWS::Lambda::Permission", "AWS::SNS::TopicPolicy", "AWS::IAM::Policy"}
+# Resource policies: nothing on the local cloud checks them.
+_SKIPPED_QUIETLY = {
+    "AWS::Lambda::Permission",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SQS::QueuePolicy",
+    "AWS::IAM::Policy",
+}
 
 
 class Deployer:
@@ -219,6 +225,10 @@ class Deployer:
             "AWS::StepFunctions::StateMachine": self._state_machine,
             "AWS::SES::EmailIdentity": self._email_identity,
             "AWS::Events::Rule": self._rule,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::CloudWatch::Alarm": self._alarm,
+            "AWS::Lambda::EventInvokeConfig": self._event_invoke_config,
+            "AWS::SecretsManager::RotationSchedule": self._rotation_schedule,
         }.get(resource_type)
         if creator is None:
             log = LOG.debug if resource_type in _SKIPPED_QUIETLY else LOG.warning
@@ -394,6 +404,44 @@ class Deployer:
         if properties.get("Targets"):
             client.put_targets(Rule=name, EventBusName=bus, Targets=properties["Targets"])
         return ResourceState(ref=name, attributes={"Arn": arn})
+
+    def _queue(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
+        sqs = self._client("sqs")
+        name = properties.get("QueueName") or physical_name(self._stack_name, logical_id, 80)
+        attributes = {
+            key: str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in properties.items()
+            if key not in ("QueueName", "Tags")
+        }
+        url = str(sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"])
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return ResourceState(ref=url, attributes={"Arn": arn, "QueueName": name, "QueueUrl": url})
+
+    def _alarm(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
+        name = properties.get("AlarmName") or physical_name(self._stack_name, logical_id, 255)
+        self._client("cloudwatch").put_metric_alarm(**{**properties, "AlarmName": name})
+        arn = f"arn:aws:cloudwatch:{self._region}:{ACCOUNT_ID}:alarm:{name}"
+        return ResourceState(ref=name, attributes={"Arn": arn})
+
+    def _event_invoke_config(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
+        self._client("lambda").put_function_event_invoke_config(**properties)
+        return ResourceState(ref=f"{properties['FunctionName']}:{properties.get('Qualifier', '$LATEST')}")
+
+    def _rotation_schedule(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
+        # Records the rotation function and rules with the secret, and lets Secrets Manager (moto)
+        # run the function's testSecret step once. Unlike CloudFormation it does not rotate at once:
+        # the local cloud starts with the key it generated; RotateSecret rotates it on request.
+        secret_id = str(properties["SecretId"])
+        rules = dict(properties.get("RotationRules", {}))
+        if "AutomaticallyAfterDays" in rules:
+            rules["AutomaticallyAfterDays"] = int(rules["AutomaticallyAfterDays"])
+        self._client("secretsmanager").rotate_secret(
+            SecretId=secret_id,
+            RotationLambdaARN=str(properties["RotationLambdaARN"]),
+            RotationRules=rules,
+            RotateImmediately=False,
+        )
+        return ResourceState(ref=secret_id)
 
     def _state_machine(self, logical_id: str, properties: dict[str, Json]) -> ResourceState:
         definition = self._definition_text(logical_id, properties)

@@ -6,17 +6,19 @@ POST `/` (the form) decides once. The flow lives in `cfcd_common.approval_page`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cfcd_common import clients
+from cfcd_common.approval_keys import sandbox_signing_keys
 from cfcd_common.approval_page import Page, PageDependencies, Viewer, show, submit
 from cfcd_common.approval_views import PAGE_HEADERS, result_page
-from cfcd_common.approvals import load_signing_key
 from cfcd_common.aws import now
 from cfcd_common.settings import ApprovalSettings
 from cfcd_common.task import FUNCTION_URL_REQUEST_ID, logger, task_handler
@@ -25,12 +27,12 @@ app = LambdaFunctionUrlResolver()
 
 
 def dependencies() -> PageDependencies:
-    """The sandbox's clients; the signing key is read on the first request only."""
+    """The sandbox's clients and the signing keys."""
     settings = ApprovalSettings.from_environment()
     return PageDependencies(
         table=clients.dynamodb_table(settings.table_name),
         sfn=clients.stepfunctions(),
-        signing_key=load_signing_key(clients.secretsmanager(), settings.signing_secret_arn),
+        signing_keys=sandbox_signing_keys(settings.signing_secret_arn),
         edge_endpoint=settings.edge_endpoint,
     )
 
@@ -52,9 +54,26 @@ def decide_approval() -> Response[str]:
         user_agent=http.get("userAgent") or event.headers.get("user-agent"),
         host=event.headers.get("host") or context.get("domainName"),
     )
-    return _respond(
-        submit(dependencies(), event.headers.get("content-type"), event.decoded_body or "", viewer, now=now())
-    )
+    body = _raw_body(event.raw_event)
+    if body is None:
+        return _respond(
+            Page(
+                400, result_page("This form is not valid", "The form could not be read."), outcome="BAD_BODY"
+            )
+        )
+    return _respond(submit(dependencies(), event.headers.get("content-type"), body, viewer, now=now()))
+
+
+def _raw_body(event: dict[str, Any]) -> bytes | None:
+    """The request body's bytes as sent (Function URLs base64-encode a form); None if the base64 is
+    broken. Decoding the text is the form's business (approval_page.submit)."""
+    body = event.get("body") or ""
+    if not event.get("isBase64Encoded"):
+        return str(body).encode("utf-8", "surrogateescape")
+    try:
+        return base64.b64decode(str(body), validate=True)
+    except (binascii.Error, ValueError):
+        return None
 
 
 @app.not_found
@@ -64,15 +83,17 @@ def unknown_path(_: NotFoundError) -> Response[str]:
     )
 
 
-def aws_unavailable(error: ClientError) -> Response[str]:
-    # decide() gives its claim back when Step Functions fails, so trying again is safe.
+def aws_unavailable(error: ClientError | BotoCoreError) -> Response[str]:
+    # decide() gives its claim back unless Step Functions took the decision, so trying again is safe.
     logger.exception("AWS call failed")
     message = "AWS did not answer in time; nothing was decided. Please try again in a minute."
     return _respond(Page(503, result_page("Please try again", message), outcome="AWS_ERROR"))
 
 
-# Registered by call: Powertools' exception_handler decorator is untyped (mypy strict).
+# Registered by call: Powertools' exception_handler decorator is untyped (mypy strict). Every
+# botocore error: an AWS answer (ClientError) or none (connection refused, read timeout, ...).
 app.exception_handler(ClientError)(aws_unavailable)
+app.exception_handler(BotoCoreError)(aws_unavailable)
 
 
 def _respond(page: Page) -> Response[str]:

@@ -1,4 +1,8 @@
-"""EnableContinuousDeployment: staging may read the bucket, the policy points at it, is attached and on."""
+"""EnableContinuousDeployment: staging may read the bucket, the policy points at it, is attached and on.
+
+Before it writes anything, a bucket encrypted with SSE-KMS is checked: its key must let staging
+decrypt (cfcd_common.kms_access), else KmsKeyDeniesStaging names the key and the statement to add.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ from cfcd_common.cloudfront import (
     get_distribution,
     s3_buckets_behind_oac,
 )
+from cfcd_common.kms_access import require_staging_can_decrypt
 from cfcd_common.models import TaskRequest, TaskResult, Traffic
 from cfcd_common.task import logger, metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
 
 
@@ -46,15 +52,18 @@ class PolicyEnabled(TaskResult):
 
 @tracer.capture_method
 def enable(
-    cloudfront_client: CloudFrontClient, s3_client: S3Client, request: EnablePolicyRequest
+    cloudfront_client: CloudFrontClient,
+    s3_client: S3Client,
+    kms_client: KMSClient,
+    request: EnablePolicyRequest,
 ) -> PolicyEnabled:
     staging = get_distribution(cloudfront_client, request.stagingDistributionId)
-    allowed = [
-        bucket
-        for bucket in s3_buckets_behind_oac(staging.config)
-        if allow_distribution_in_bucket_policy(s3_client, bucket, staging.arn)
-    ]
     primary = get_distribution(cloudfront_client, request.primaryDistributionId)
+    buckets = s3_buckets_behind_oac(staging.config)
+    require_staging_can_decrypt(s3_client, kms_client, buckets, primary.arn, staging.arn)
+    allowed = [
+        bucket for bucket in buckets if allow_distribution_in_bucket_policy(s3_client, bucket, staging.arn)
+    ]
     known_policy = request.policyId or primary.config.get("ContinuousDeploymentPolicyId") or None
     policy_id, traffic = enable_policy(cloudfront_client, known_policy, staging.domain_name, request.traffic)
     attached = attach_policy(cloudfront_client, primary.id, policy_id)
@@ -75,6 +84,8 @@ def enable(
 
 @task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    enabled = enable(clients.cloudfront(), clients.s3(), EnablePolicyRequest.model_validate(event))
+    enabled = enable(
+        clients.cloudfront(), clients.s3(), clients.kms(), EnablePolicyRequest.model_validate(event)
+    )
     metrics.add_metric(name="PoliciesEnabled", unit=MetricUnit.Count, value=1)
     return enabled.model_dump(mode="json")

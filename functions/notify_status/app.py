@@ -4,6 +4,10 @@ An EventBridge rule on the default bus sends this function the "Step Functions E
 Change" events of the deployment state machine. The mail is short plain text: which release of
 which distribution, how it ended and why, how long it took, and the console link to the graph.
 A release the workflow refused at ValidateInput gets its mail too, so the input is read leniently.
+
+Every value from the execution (the release label and input, the error, the cause with a
+rejection comment typed on the approval page) goes into the mail as one line after its label
+(`safe_text.one_line`): none can start a line that passes for the console link.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from cfcd_common import clients
 from cfcd_common.execution_events import ExecutionStatusChange
 from cfcd_common.formatting import format_duration, split_rollback_note
 from cfcd_common.primary_stack import release_warnings_in, warning_lines
+from cfcd_common.safe_text import one_line, quoted
 from cfcd_common.settings import TopicSettings
 from cfcd_common.task import STATUS_CHANGE_EXECUTION_ARN, logger, task_handler, tracer
 
@@ -90,12 +95,12 @@ def readable_cause(cause: str) -> str:
         document = None
     if isinstance(document, dict) and isinstance(document.get("errorMessage"), str):
         cause = document["errorMessage"]
-    return cause if len(cause) <= CAUSE_LIMIT else cause[: CAUSE_LIMIT - 3] + "..."
+    return one_line(cause, CAUSE_LIMIT)
 
 
 def subject_for(label: str, status: str, distribution: str | None) -> str:
     tail = f" {status}" + (f" ({distribution})" if distribution else "")
-    label = _NOT_PRINTABLE_ASCII.sub("?", label)
+    label = _NOT_PRINTABLE_ASCII.sub("?", one_line(label))
     room = SUBJECT_LIMIT - len("cfcd: release ") - len(tail)
     if len(label) > room:
         label = label[: max(room - 3, 1)] + "..."
@@ -127,11 +132,11 @@ def build_notification(event: ExecutionStatusChange) -> Notification:
     ]
     width = max(len(key) for key, _ in rows) + 2
     lines = [
-        f"The cfcd release {label} ended: {change.status}.",
-        *warning_lines(release_warnings_in(change.output)),
+        f"The cfcd release {quoted(label)} ended: {one_line(change.status)}.",
+        *(one_line(line) for line in warning_lines(release_warnings_in(change.output))),
         "",
     ]
-    lines += [f"{key.ljust(width)}{value}" for key, value in rows]
+    lines += [f"{key.ljust(width)}{one_line(value)}" for key, value in rows]
     lines += [
         "",
         "Open the execution in the Step Functions console:",

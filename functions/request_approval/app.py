@@ -11,19 +11,20 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from cfcd_common import clients
+from cfcd_common.approval_keys import sandbox_signing_keys
 from cfcd_common.approval_request import (
     RequestApprovalDependencies,
     RequestApprovalSettings,
     parse_task,
     request_approval,
 )
-from cfcd_common.approvals import format_utc, load_signing_key
+from cfcd_common.approvals import format_utc
 from cfcd_common.aws import now
 from cfcd_common.task import logger, task_handler
 
 
 def dependencies(settings: RequestApprovalSettings) -> RequestApprovalDependencies:
-    """The sandbox's clients; the signing key is read on the first invocation only."""
+    """The sandbox's clients and the signing keys."""
     return RequestApprovalDependencies(
         settings=settings,
         table=clients.dynamodb_table(settings.table_name),
@@ -31,7 +32,7 @@ def dependencies(settings: RequestApprovalSettings) -> RequestApprovalDependenci
         # Single attempt: the approval mail is sent at most once (cfcd_common.approvals.send_once).
         sns=clients.sns_single_attempt(),
         sesv2=clients.sesv2_single_attempt(),
-        signing_key=load_signing_key(clients.secretsmanager(), settings.signing_secret_arn),
+        signing_keys=sandbox_signing_keys(settings.signing_secret_arn),
     )
 
 

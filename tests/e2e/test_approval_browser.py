@@ -168,7 +168,7 @@ def test_approving_from_the_emailed_link_promotes_the_release(
     body = page.locator("body")
     expect(page.get_by_role("heading", level=1)).to_have_text("Approve release 2.0.0?")
     expect(body).to_contain_text(site.primary_distribution_id)
-    expect(page.locator("pre").first).to_contain_text("/1.0.0 -> /2.0.0")
+    expect(page.locator("pre").first).to_contain_text('"/1.0.0" -> "/2.0.0"')
     expect(body).to_contain_text(str(stored["summary"]["probe"]["summary"]))
     expect(page.locator("li.pass").first).to_contain_text("[PASS]")
     expect(page.get_by_role("button", name="Approve", exact=True)).to_be_visible()

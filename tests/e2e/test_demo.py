@@ -19,7 +19,7 @@ import pytest
 from cfcd.demo import DemoContext, DemoFailed, Report, story
 from cfcd.local.mail import list_mail
 from cfcd.local.seed import SeededSite
-from cfcd_common.approvals import ApprovalStatus, get_request
+from cfcd_common.approvals import EXECUTION_INDEX, ApprovalStatus, get_request
 from tests.conftest import LocalCloudHandle
 from tests.e2e.release_support import (
     REPO_ROOT,
@@ -56,11 +56,16 @@ def demo(cloud: LocalCloudHandle, site: SeededSite, output: io.StringIO) -> Demo
 def approvals_of(cloud: LocalCloudHandle, execution_arn: str) -> list[dict[str, object]]:
     table = cloud.resource("dynamodb").Table(cloud.info.table_name)
     items = table.query(
-        IndexName="byExecution",
+        IndexName=EXECUTION_INDEX,
         KeyConditionExpression="executionArn = :arn",
         ExpressionAttributeValues={":arn": execution_arn},
     )["Items"]
-    return [dict(item) for item in items if str(item["pk"]).startswith("approval#")]
+    # The index has the keys and the status; the record itself has the decision.
+    return [
+        dict(table.get_item(Key={"pk": item["pk"]}, ConsistentRead=True)["Item"])
+        for item in items
+        if str(item["pk"]).startswith("approval#")
+    ]
 
 
 def test_the_story_ends_with_v2_promoted_and_v3_rejected(

@@ -17,6 +17,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from cfcd.local.seed import SeededSite, seed_site
+from cfcd_common.approvals import EXECUTION_INDEX
 from tests.conftest import LocalCloudHandle
 from tests.statemachine.test_release import EXECUTION_DEADLINE_SECONDS, release_input, wait_for
 
@@ -96,9 +97,15 @@ def test_a_release_requested_event_starts_a_release_and_its_rejection_is_mailed(
 
     def pending() -> dict[str, Any] | None:
         items = table.query(
-            IndexName="byExecution", KeyConditionExpression=Key("executionArn").eq(execution_arn)
+            IndexName=EXECUTION_INDEX, KeyConditionExpression=Key("executionArn").eq(execution_arn)
         )
-        found = [item for item in items["Items"] if item.get("status") == "PENDING"]
+        found = [
+            table.get_item(Key={"pk": item["pk"]}, ConsistentRead=True)[
+                "Item"
+            ]  # the token is not on the index
+            for item in items["Items"]
+            if item.get("status") == "PENDING"
+        ]
         if not found:
             ended = cloud.client("stepfunctions").describe_execution(executionArn=execution_arn)
             assert ended["status"] == "RUNNING", (

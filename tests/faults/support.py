@@ -31,7 +31,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from cfcd.local.seed import SeededSite, seed_site
-from cfcd_common.approvals import APPROVAL_KEY_PREFIX
+from cfcd_common.approvals import APPROVAL_KEY_PREFIX, EXECUTION_INDEX
 from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION, staging_copies_of
 from cfcd_common.errors import WORKFLOW_ERROR_NAMES
 from tests.conftest import LocalCloudHandle
@@ -224,10 +224,13 @@ class Release:
                     f"{description.get('error')}: {str(description.get('cause'))[:1500]}"
                 )
             items = table.query(
-                IndexName="byExecution", KeyConditionExpression=Key("executionArn").eq(self.arn)
+                IndexName=EXECUTION_INDEX, KeyConditionExpression=Key("executionArn").eq(self.arn)
             )["Items"]
             pending = [item for item in items if item.get("status") == "PENDING"]
-            return pending[0] if pending else None
+            # The index holds no task token: the item itself does.
+            return (
+                table.get_item(Key={"pk": pending[0]["pk"]}, ConsistentRead=True)["Item"] if pending else None
+            )
 
         return wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"pending approval of {self.name}")
 
@@ -392,7 +395,9 @@ def orphans(cloud: LocalCloudHandle, site: SeededSite, attached: str | None, exe
     items = (
         cloud.resource("dynamodb")
         .Table(cloud.info.table_name)
-        .query(IndexName="byExecution", KeyConditionExpression=Key("executionArn").eq(execution_arn))["Items"]
+        .query(IndexName=EXECUTION_INDEX, KeyConditionExpression=Key("executionArn").eq(execution_arn))[
+            "Items"
+        ]
     )
     approvals = [item["pk"] for item in items if str(item["pk"]).startswith(APPROVAL_KEY_PREFIX)]
     if len(approvals) > 1:

@@ -19,6 +19,7 @@ import pytest
 from boto3.dynamodb.conditions import Key
 
 from cfcd.local.seed import SeededSite, seed_site
+from cfcd_common.approvals import EXECUTION_INDEX
 from tests.conftest import LocalCloudHandle
 
 pytestmark = pytest.mark.statemachine
@@ -66,10 +67,13 @@ class Release:
         def probe() -> dict[str, Any] | None:
             self.fail_fast_if_finished()
             items = table.query(
-                IndexName="byExecution", KeyConditionExpression=Key("executionArn").eq(self.arn)
+                IndexName=EXECUTION_INDEX, KeyConditionExpression=Key("executionArn").eq(self.arn)
             )
             pending = [item for item in items["Items"] if item.get("status") == "PENDING"]
-            return pending[0] if pending else None
+            # The index holds no task token: the item itself does.
+            return (
+                table.get_item(Key={"pk": pending[0]["pk"]}, ConsistentRead=True)["Item"] if pending else None
+            )
 
         return wait_for(probe, EXECUTION_DEADLINE_SECONDS, "pending approval")
 

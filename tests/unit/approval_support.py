@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 from aws_lambda_powertools import Logger
+from botocore import xform_name
 from botocore.stub import Stubber
 
 from cfcd_common.approvals import (
@@ -23,7 +24,7 @@ from cfcd_common.approvals import (
     create_request,
 )
 from cfcd_common.models import ProbeCheck, ProbeReport
-from tests.unit.conftest import EXECUTION_ARN, REGION, load_event
+from tests.unit.conftest import EXECUTION_ARN, REGION, load_event, load_template
 
 # The history of a task Step Functions timed out (no decision closed it).
 TIMED_OUT_EVENT = {
@@ -51,22 +52,14 @@ def use_fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def create_table(dynamodb: Any, name: str = "cfcd-test") -> Any:
-    """The table of the plan: key pk, TTL expiresAt, GSI byExecution (projection ALL)."""
+    """The table as template.yaml declares it: key pk, TTL expiresAt, its GSI and projection."""
+    properties = load_template()["Resources"]["DeploymentTable"]["Properties"]
     table = dynamodb.create_table(
         TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "executionArn", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "byExecution",
-                "KeySchema": [{"AttributeName": "executionArn", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
+        BillingMode=properties["BillingMode"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        KeySchema=properties["KeySchema"],
+        GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
     )
     table.meta.client.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
@@ -195,12 +188,36 @@ class StepFunctionsSpy:
     def __init__(self, sfn: Any) -> None:
         self.client = sfn
         self.calls: list[tuple[str, dict[str, Any]]] = []
-        sfn.meta.events.register("before-parameter-build.sfn", self._record)
+        self._raising: list[tuple[str, Exception]] = []
+        # Emitted before the Stubber checks its queue, so an injected error comes from "the network".
+        sfn.meta.events.register("provide-client-params.sfn", self._record)
         self._stubber = Stubber(sfn)
         self._stubber.activate()
 
     def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls.append((model.name, dict(params)))
+        if self._raising and self._raising[0][0] == xform_name(model.name):
+            raise self._raising.pop(0)[1]
+
+    def will_fail_server_side(self, operation: str, code: str) -> None:
+        """`operation` answers a 5xx: AWS may have applied it before failing."""
+        self._stubber.add_client_error(operation, service_error_code=code, http_status_code=500)
+
+    def will_raise(self, operation: str, error: Exception) -> None:
+        """The next `operation` call raises `error` (a botocore error: no answer from AWS)."""
+        self._raising.append((operation, error))
+
+    def will_describe(self, status: str, error: str | None = None) -> None:
+        """DescribeExecution answers an execution in `status`."""
+        described: dict[str, Any] = {
+            "executionArn": EXECUTION_ARN,
+            "stateMachineArn": EXECUTION_ARN.replace(":execution:", ":stateMachine:").rsplit(":", 1)[0],
+            "status": status,
+            "startDate": "2025-01-01T00:00:00Z",
+        }
+        if error:
+            described["error"] = error
+        self._stubber.add_response("describe_execution", described, None)
 
     def will_accept(self, operation: str) -> None:
         self._stubber.add_response(operation, {}, None)

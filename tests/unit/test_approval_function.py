@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cfcd_common import task
+from cfcd_common import approval_keys, task
 from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, csrf_token, sign
 from functions.approval import app
 from tests.unit.approval_support import (
@@ -46,6 +46,7 @@ class World:
     key: bytes
     sfn: StepFunctionsSpy
     logs: io.StringIO
+    secret_arn: str
 
     def pending(self, **kwargs: Any) -> ApprovalRequest:
         return store_request(self.table, now=kwargs.pop("now", int(time.time())), **kwargs)
@@ -85,8 +86,10 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         monkeypatch.setenv("SIGNING_SECRET_ARN", secret_arn)
         spy = StepFunctionsSpy(boto3.client("stepfunctions"))
         use_client(monkeypatch, "stepfunctions", spy.client)
+        # Each test is a new sandbox: no signing key cached from another test's secret.
+        approval_keys._sandbox_source.cache_clear()
         with captured_logs(task.logger) as logs:
-            yield World(table, key, spy, logs)
+            yield World(table, key, spy, logs, secret_arn)
         spy.close()
 
 
@@ -122,7 +125,7 @@ def test_get_shows_the_summary_and_a_form_and_changes_nothing(world: World) -> N
         "2.0.0",
         "E2QWRUHAPOMQZL",
         "d111111abcdef8.cloudfront.net",
-        "Origins.Items[0].OriginPath: /1.0.0 -&gt; /2.0.0",
+        "Origins.Items[0].OriginPath: &quot;/1.0.0&quot; -&gt; &quot;/2.0.0&quot;",
         "staging: all 2 checks passed",
         "curl -s -H &#x27;aws-cf-cd-env: staging&#x27;",
         "PENDING",
@@ -465,3 +468,49 @@ def test_a_throttled_step_functions_is_a_503_and_the_approver_can_retry(world: W
     world.sfn.will_accept("send_task_success")
     assert post(world.form(request)).status == 200
     assert world.item(request)["status"] == "APPROVED"
+
+
+# --- personal links (item 4) and a rotated key (item 6) ----------------------------------------------
+
+
+def test_a_personal_link_records_whose_link_decided_and_cannot_be_reassigned(world: World) -> None:
+    # Given the SES mail's link bound to alice@example.com
+    request = world.pending()
+    world.sfn.will_accept("send_task_success")
+    alice = "alice@example.com"
+    signature = sign(world.key, request.approval_id, request.deadline, alice)
+    link = world.link(request, to=alice, sig=signature)
+
+    # When the link is opened with another address in it, Then it is forged
+    assert get({**link, "to": "mallory@example.com"}).status == 403
+    # When it is opened as sent, Then the page says whose link it is and the form carries it
+    shown = get(link)
+    assert shown.status == 200 and "This link was mailed to <b>alice@example.com</b>" in shown.body
+    assert 'name="to" value="alice@example.com"' in shown.body
+
+    # When the form is posted, Then the record says whose link decided
+    form = {
+        **world.form(request, sig=signature, decidedBy="Alice"),
+        "to": alice,
+        "csrf": csrf_token(world.key, request.approval_id, request.deadline, alice),
+    }
+    page = post(form)
+    assert page.status == 200 and "Approved by Alice (alice@example.com)" in page.body
+    assert (world.item(request)["decidedBy"], world.item(request)["linkRecipient"]) == ("Alice", alice)
+
+
+def test_a_link_mailed_before_a_rotation_stays_valid_until_it_expires(world: World) -> None:
+    # Given a mailed link, then the signing key rotated (the new version is AWSCURRENT, the old one
+    # AWSPREVIOUS) and the function reads the keys again
+    request = world.pending()
+    mailed = world.link(request)
+    secrets = boto3.client("secretsmanager")
+    secrets.put_secret_value(SecretId=world.secret_arn, SecretString="n" * 64)
+    approval_keys._sandbox_source.cache_clear()
+
+    # When the old link is opened, Then it still shows the form, whose token uses the new key
+    page = get(mailed)
+    assert page.status == 200
+    assert f'name="csrf" value="{csrf_token(b"n" * 64, request.approval_id, request.deadline)}"' in page.body
+    # and a link signed with neither key is forged
+    assert get(world.link(request, sig=sign(b"x" * 64, request.approval_id, request.deadline))).status == 403

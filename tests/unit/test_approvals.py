@@ -17,13 +17,13 @@ from cfcd_common.approvals import (
     ApprovalStatus,
     LinkCheck,
     Outcome,
+    SigningKeys,
     approval_id_for,
     approval_link,
     csrf_token,
     decide,
     find_pending,
     get_request,
-    load_signing_key,
     sign,
     verify,
     verify_csrf,
@@ -43,6 +43,7 @@ from tests.unit.conftest import EXECUTION_ARN
 pytestmark = pytest.mark.unit
 
 KEY = b"k" * 48
+KEYS = SigningKeys(KEY)
 
 
 @pytest.fixture
@@ -86,9 +87,9 @@ def test_a_signed_link_verifies_until_its_expiry() -> None:
 
     # When it is checked before, at and after the expiry
     # Then it is valid before and expired from the expiry on
-    assert verify(KEY, approval_id, expires_at, signature, now=now) is LinkCheck.VALID
-    assert verify(KEY, approval_id, expires_at, signature, now=expires_at) is LinkCheck.EXPIRED
-    assert verify(KEY, approval_id, expires_at, signature, now=expires_at + 1) is LinkCheck.EXPIRED
+    assert verify(KEYS, approval_id, expires_at, signature, now=now) is LinkCheck.VALID
+    assert verify(KEYS, approval_id, expires_at, signature, now=expires_at) is LinkCheck.EXPIRED
+    assert verify(KEYS, approval_id, expires_at, signature, now=expires_at + 1) is LinkCheck.EXPIRED
 
 
 @pytest.mark.parametrize(
@@ -115,7 +116,7 @@ def test_a_tampered_link_is_forged_even_when_expired(tamper: Any) -> None:
 
     # Then it is forged, before and after the deadline (tampering is never reported as "expired")
     for now in (expires_at - 10, expires_at + 10):
-        assert verify(KEY, tampered_id, tampered_exp, tampered_sig, now=now) is LinkCheck.FORGED
+        assert verify(KEYS, tampered_id, tampered_exp, tampered_sig, now=now) is LinkCheck.FORGED
 
 
 def test_a_link_signed_with_another_key_is_forged() -> None:
@@ -124,7 +125,7 @@ def test_a_link_signed_with_another_key_is_forged() -> None:
     signature = sign(b"x" * 48, approval_id, expires_at)
 
     # Then our key does not accept it
-    assert verify(KEY, approval_id, expires_at, signature, now=expires_at - 1) is LinkCheck.FORGED
+    assert verify(KEYS, approval_id, expires_at, signature, now=expires_at - 1) is LinkCheck.FORGED
 
 
 def test_the_form_token_is_not_the_link_signature() -> None:
@@ -134,10 +135,10 @@ def test_the_form_token_is_not_the_link_signature() -> None:
 
     # Then they differ (different purposes) and each verifies only as itself
     assert signature != token
-    assert verify_csrf(KEY, approval_id, expires_at, token)
-    assert not verify_csrf(KEY, approval_id, expires_at, signature)
-    assert not verify_csrf(KEY, approval_id, expires_at, "")
-    assert verify(KEY, approval_id, expires_at, token, now=expires_at - 1) is LinkCheck.FORGED
+    assert verify_csrf(KEYS, approval_id, expires_at, token)
+    assert not verify_csrf(KEYS, approval_id, expires_at, signature)
+    assert not verify_csrf(KEYS, approval_id, expires_at, "")
+    assert verify(KEYS, approval_id, expires_at, token, now=expires_at - 1) is LinkCheck.FORGED
 
 
 def test_the_link_carries_id_expiry_signature_and_an_unsigned_intent() -> None:
@@ -165,16 +166,6 @@ def test_an_approval_id_is_one_per_execution_url_safe_and_unguessable_without_th
     assert all(len(i) == 24 and all(c.isalnum() or c in "-_" for c in i) for i in ids)
     # and another key gives another id: without the key the id cannot be derived
     assert approval_id_for(other_key, EXECUTION_ARN) != approval_id_for(key, EXECUTION_ARN)
-
-
-def test_a_short_signing_secret_is_refused(aws: None) -> None:
-    # Given a secret too short to be an HMAC key
-    secrets = boto3.client("secretsmanager")
-    arn = secrets.create_secret(Name="short", SecretString="tooshort")["ARN"]
-
-    # Then loading it fails instead of signing with a weak key
-    with pytest.raises(ValueError, match="at least 32 bytes"):
-        load_signing_key(secrets, arn)
 
 
 # --- records -------------------------------------------------------------------------------------
@@ -474,7 +465,7 @@ def test_the_diff_shows_the_origin_path_and_ignores_fields_that_always_differ() 
     # Then only the real changes are listed, origins first, lists of scalars as one value
     assert [(c.path, c.before, c.after) for c in changes] == [
         ("Origins.Items[0].OriginPath", "/1.0.0", "/2.0.0"),
-        ("Comment", None, "new"),
+        ("Comment", None, None),  # the CloudFront model marks Comment sensitive: changed, not shown
         ("DefaultCacheBehavior.AllowedMethods.Items", '["GET", "HEAD"]', '["GET", "HEAD", "OPTIONS"]'),
     ]
     assert omitted == 0
@@ -490,3 +481,52 @@ def test_a_long_diff_is_cut_and_says_how_much_is_left_out() -> None:
 
     # Then 50 are shown and 10 counted
     assert (len(changes), omitted) == (50, 10)
+
+
+# --- rotated keys and personal links (items 4 and 6) -----------------------------------------------
+
+
+def test_a_link_signed_before_a_rotation_verifies_with_the_previous_key_only() -> None:
+    # Given links signed with the key before the last rotation and with the one before that
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+    older, previous, current = b"o" * 48, b"p" * 48, b"c" * 48
+    keys = SigningKeys(current, lambda: previous)
+
+    # Then the previous key's link is valid until it expires, an older one is forged
+    assert (
+        verify(keys, approval_id, expires_at, sign(previous, approval_id, expires_at), now=1)
+        is LinkCheck.VALID
+    )
+    assert (
+        verify(keys, approval_id, expires_at, sign(older, approval_id, expires_at), now=1) is LinkCheck.FORGED
+    )
+    # and the previous key is read only when the current one does not verify
+    untouched = SigningKeys(current, lambda: pytest.fail("previous key read"))
+    assert (
+        verify(untouched, approval_id, expires_at, sign(current, approval_id, expires_at), now=1)
+        is LinkCheck.VALID
+    )
+
+
+def test_a_personal_link_is_bound_to_its_address() -> None:
+    # Given a link signed for alice@example.com
+    approval_id, expires_at = new_approval_id(), 1_800_000_000
+    link = approval_link("https://x.example/", KEY, approval_id, expires_at, "approve", "alice@example.com")
+    signature = sign(KEY, approval_id, expires_at, "alice@example.com")
+    assert f"to=alice%40example.com&sig={signature}" in link
+
+    # Then it verifies only with her address: not with another, nor as a link bound to nobody
+    assert (
+        verify(KEYS, approval_id, expires_at, signature, now=1, recipient="alice@example.com")
+        is LinkCheck.VALID
+    )
+    for recipient in ("mallory@example.com", None, "alice@example.com\nx"):
+        assert (
+            verify(KEYS, approval_id, expires_at, signature, now=1, recipient=recipient) is LinkCheck.FORGED
+        )
+    # and a link bound to nobody cannot be claimed for an address
+    anyone = sign(KEY, approval_id, expires_at)
+    assert (
+        verify(KEYS, approval_id, expires_at, anyone, now=1, recipient="alice@example.com")
+        is LinkCheck.FORGED
+    )

@@ -183,7 +183,7 @@ def holds_on_a_happy_path(rule: dict[str, Any], facts: dict[str, Any]) -> bool:
     if "StringEquals" in rule:
         return bool(facts[variable] == rule["StringEquals"])
     if "IsNull" in rule:  # optional fields a happy release leaves out
-        return (facts.get(variable) is None) == rule["IsNull"]
+        return (facts.get(variable) is None) is bool(rule["IsNull"])
     return bool(rule["BooleanEquals"])  # done / ready: true at the first check
 
 

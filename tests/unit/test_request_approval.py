@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import time
@@ -19,9 +20,9 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
-from cfcd_common import task
+from cfcd_common import approval_keys, task
 from cfcd_common.approval_request import policy_traffic
-from cfcd_common.approvals import LinkCheck, format_utc, verify
+from cfcd_common.approvals import LinkCheck, SigningKeys, format_utc, verify
 from cfcd_common.errors import InvalidInput, TransientAwsError
 from functions.request_approval import app
 from tests.unit.approval_support import (
@@ -56,6 +57,7 @@ class World:
     primary_id: str
     primary_domain: str
     staging_id: str
+    secret_arn: str
 
     def event(self, **changes: Any) -> dict[str, Any]:
         event = load_event("approval_request.json")
@@ -92,7 +94,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             "RECIPIENT_EMAIL": RECIPIENT,
         }.items():
             monkeypatch.setenv(name, value)
-        yield World(table, topic_arn, key, primary_id, primary_domain, staging_id)
+        approval_keys._sandbox_source.cache_clear()  # a new sandbox: no key of another test's secret
+        yield World(table, topic_arn, key, primary_id, primary_domain, staging_id, secret_arn)
 
 
 @pytest.fixture
@@ -127,9 +130,9 @@ def test_the_request_is_stored_and_mailed_with_diff_probe_curl_deadline_and_link
     [mail] = world.sns_mails()
     assert len(mail.subject) <= 100
     assert world.primary_id in mail.subject and "2.0.0" in mail.subject
-    assert "Origins.Items[0].OriginPath: /1.0.0 -> /2.0.0" in mail.text
+    assert 'Origins.Items[0].OriginPath: "/1.0.0" -> "/2.0.0"' in mail.text
     assert "staging: all 2 checks passed" in mail.text
-    assert "[PASS] without the header the primary is unchanged: HTTP 200" in mail.text
+    assert '[PASS] without the header the primary is unchanged: HTTP 200, "v1 App"' in mail.text
     assert f"curl -s -H 'aws-cf-cd-env: staging' https://{world.primary_domain}/" in mail.text
     assert format_utc(deadline) in mail.text
     assert "CallerReference" not in mail.text
@@ -141,14 +144,27 @@ def test_the_request_is_stored_and_mailed_with_diff_probe_curl_deadline_and_link
         query = {name: values[0] for name, values in parse_qs(urlsplit(link).query).items()}
         assert link.startswith(APPROVAL_URL)
         assert query["id"] == result["approvalId"] and int(query["exp"]) == deadline
-        assert verify(world.key, query["id"], deadline, query["sig"], now=before) is LinkCheck.VALID
+        assert (
+            verify(SigningKeys(world.key), query["id"], deadline, query["sig"], now=before) is LinkCheck.VALID
+        )
 
     # and the SES HTML mail says the same, escaped
     [html_mail] = world.ses_mails()
     assert html_mail.subject == mail.subject
     assert html_mail.html is not None
-    assert "Origins.Items[0].OriginPath: /1.0.0 -&gt; /2.0.0" in html_mail.html
-    assert links["approve"].replace("&", "&amp;") in html_mail.html
+    assert "Origins.Items[0].OriginPath: &quot;/1.0.0&quot; -&gt; &quot;/2.0.0&quot;" in html_mail.html
+    # with its own links, bound to the approver's address (signed with it)
+    personal = links_in(html.unescape(html_mail.html))
+    assert set(personal) == {"approve", "reject"} and not set(personal.values()) & set(links.values())
+    for link in personal.values():
+        query = {name: values[0] for name, values in parse_qs(urlsplit(link).query).items()}
+        assert query["to"] == RECIPIENT
+        keys = SigningKeys(world.key)
+        assert (
+            verify(keys, query["id"], deadline, query["sig"], now=before, recipient=RECIPIENT)
+            is LinkCheck.VALID
+        )
+        assert verify(keys, query["id"], deadline, query["sig"], now=before) is LinkCheck.FORGED
 
     # and the raw token is in neither mail, the result nor the logs
     for text in (mail.subject, mail.text, html_mail.html, str(result), logs.getvalue()):
@@ -325,3 +341,21 @@ def test_a_mail_sns_refused_is_sent_by_the_retry(world: World, sns_client: Any) 
     # When Step Functions retries the task, Then the approver gets the mail once
     app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
     assert len(world.sns_mails()) == 1
+
+
+def test_a_retried_attempt_after_a_key_rotation_keeps_the_one_record_and_its_mailed_links(
+    world: World,
+) -> None:
+    # Given RequestApproval ran and mailed, then the signing key rotated before Step Functions retried
+    first = app.lambda_handler(world.event(), FakeLambdaContext())
+    boto3.client("secretsmanager").put_secret_value(SecretId=world.secret_arn, SecretString="r" * 64)
+    approval_keys._sandbox_source.cache_clear()
+
+    # When the retried attempt runs
+    second = app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
+
+    # Then it found the record stored under the previous key: one record, one mail, same links
+    assert second == first
+    [item] = world.table.scan()["Items"]
+    assert item["taskToken"] == RETRY_TOKEN
+    assert (len(world.sns_mails()), len(world.ses_mails())) == (1, 1)

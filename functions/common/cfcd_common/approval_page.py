@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cfcd_common.approval_views import SignedFormFields, confirmation_page, result_page
@@ -18,13 +19,17 @@ from cfcd_common.approvals import (
     APPROVAL_ID_PATTERN,
     MAX_COMMENT_CHARS,
     MAX_DECIDED_BY_CHARS,
+    RECIPIENT_PATTERN,
     Action,
     ApprovalRequest,
     ApprovalStatus,
+    ExecutionEnd,
     LinkCheck,
     Outcome,
+    SigningKeys,
     csrf_token,
     decide,
+    describe_expired_link,
     describe_refusal,
     get_request,
     verify,
@@ -36,6 +41,9 @@ if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+# The form has at most 8 fields (id, exp, to, sig, csrf, decidedBy, comment, decision); a body with
+# more, or that is not UTF-8 (percent-escapes included), is refused with 400.
+MAX_FORM_FIELDS = 20
 # Browsers send these for a form posted from our own page (or typed/bookmarked: "none").
 TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
 
@@ -44,7 +52,7 @@ TRUSTED_FETCH_SITES = frozenset({"same-origin", "none"})
 class PageDependencies:
     table: Table
     sfn: SFNClient
-    signing_key: bytes
+    signing_keys: SigningKeys
     edge_endpoint: str | None = None
 
 
@@ -64,6 +72,8 @@ class SignedLink(BaseModel):
     id: str = Field(pattern=APPROVAL_ID_PATTERN)
     exp: int = Field(gt=0)
     sig: str = Field(pattern=r"^[0-9a-f]{64}$")
+    # A personal link's approver (signed with the link): whose link decided.
+    to: str | None = Field(default=None, pattern=RECIPIENT_PATTERN)
 
 
 class DecisionForm(SignedLink):
@@ -95,17 +105,25 @@ def show(deps: PageDependencies, query: Mapping[str, str], *, now: int) -> Page:
     return Page(200, _confirmation(deps, request, link, intent=_action_or_none(intent)), link.id, "SHOWN")
 
 
-def submit(deps: PageDependencies, content_type: str | None, body: str, viewer: Viewer, *, now: int) -> Page:
+def submit(
+    deps: PageDependencies, content_type: str | None, body: bytes, viewer: Viewer, *, now: int
+) -> Page:
     """POST: verify link, form token and origin, then decide once."""
     if (content_type or "").split(";")[0].strip().lower() != FORM_CONTENT_TYPE:
         return _page(415, "Unsupported form", "The decision must be sent by the page's form.")
-    fields = {
-        name: values[0] for name, values in parse_qs(body, keep_blank_values=True, max_num_fields=20).items()
-    }
+    fields = _form_fields(body)
+    if fields is None:
+        return _page(
+            400,
+            "This form is not valid",
+            "The form could not be read; nothing was decided.",
+            outcome="BAD_BODY",
+        )
     link = _checked_link(deps, fields, now=now)
     if isinstance(link, Page):
         return link
-    if not verify_csrf(deps.signing_key, link.id, link.exp, fields.get("csrf", "")) or _cross_site(viewer):
+    csrf = fields.get("csrf", "")
+    if not verify_csrf(deps.signing_keys, link.id, link.exp, csrf, link.to) or _cross_site(viewer):
         return _page(
             403,
             "This form is not valid",
@@ -147,6 +165,7 @@ def submit(deps: PageDependencies, content_type: str | None, body: str, viewer: 
         source_ip=viewer.source_ip,
         user_agent=viewer.user_agent,
         now=now,
+        link_recipient=link.to,
     )
     if decision.outcome is Outcome.DECIDED:
         title = "Approved" if form.decision == "approve" else "Rejected"
@@ -157,6 +176,21 @@ def submit(deps: PageDependencies, content_type: str | None, body: str, viewer: 
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _form_fields(body: bytes) -> dict[str, str] | None:
+    """The form's fields (the first value of each), or None for a body that is not a form of ours:
+    not UTF-8, or more fields than it has."""
+    try:
+        parsed = parse_qs(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FORM_FIELDS,
+            errors="strict",
+        )
+    except ValueError:  # UnicodeDecodeError is a ValueError too
+        return None
+    return {name: values[0] for name, values in parsed.items()}
 
 
 def _checked_link(deps: PageDependencies, fields: Mapping[str, str], *, now: int) -> SignedLink | Page:
@@ -171,12 +205,28 @@ def _checked_link(deps: PageDependencies, fields: Mapping[str, str], *, now: int
         link = SignedLink.model_validate(dict(fields))
     except ValidationError:
         return forged
-    check = verify(deps.signing_key, link.id, link.exp, link.sig, now=now)
+    check = verify(deps.signing_keys, link.id, link.exp, link.sig, now=now, recipient=link.to)
     if check is LinkCheck.FORGED:
         return forged
     if check is LinkCheck.EXPIRED:
-        return _refusal_page(Outcome.EXPIRED, get_request(deps.table, link.id), link.id)
+        return _expired(deps, link)
     return link
+
+
+def _expired(deps: PageDependencies, link: SignedLink) -> Page:
+    """What happened to the release of an expired link, read from its record and its execution;
+    no release details (the link is stale, whoever holds it)."""
+    request = get_request(deps.table, link.id)
+    execution: ExecutionEnd | None = None
+    if request is not None and request.status is ApprovalStatus.APPROVED:
+        try:
+            described = deps.sfn.describe_execution(executionArn=request.execution_arn)
+            execution = ExecutionEnd(status=described["status"], error=described.get("error"))
+        except (ClientError, BotoCoreError):  # the record alone still tells most of it
+            execution = None
+    status, title = _REFUSALS[Outcome.EXPIRED]
+    message = describe_expired_link(link.exp, request, execution)
+    return _page(status, title, message, link.id, Outcome.EXPIRED.value)
 
 
 def _closed(request: ApprovalRequest | None, approval_id: str) -> Page:
@@ -199,17 +249,10 @@ _REFUSALS: dict[Outcome, tuple[int, str]] = {
 
 def _refusal_page(outcome: Outcome, request: ApprovalRequest | None, approval_id: str) -> Page:
     status, title = _REFUSALS[outcome]
-    if outcome is Outcome.EXPIRED and request is None:
-        # The record may already be gone (TTL); the signed expiry alone proves the link is stale.
-        return _page(
-            status,
-            title,
-            "The approval deadline has passed; the release was not promoted.",
-            approval_id,
-            outcome.value,
-        )
+    # Past its deadline a request shows no details: its links are stale, whoever holds them.
+    details = None if outcome is Outcome.EXPIRED else request
     return Page(
-        status, result_page(title, describe_refusal(outcome, request), request), approval_id, outcome.value
+        status, result_page(title, describe_refusal(outcome, request), details), approval_id, outcome.value
     )
 
 
@@ -230,7 +273,8 @@ def _confirmation(
         approval_id=link.id,
         expires_at=link.exp,
         signature=link.sig,
-        csrf=csrf_token(deps.signing_key, link.id, link.exp),
+        csrf=csrf_token(deps.signing_keys.current, link.id, link.exp, link.to),
+        recipient=link.to,
     )
     return confirmation_page(
         request, form, intent=intent, edge_endpoint=deps.edge_endpoint, error=error, comment=comment

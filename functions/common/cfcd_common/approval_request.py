@@ -6,23 +6,29 @@ sends the token back, or until the task's TimeoutSeconds. The token is stored, n
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from cfcd_common.approval_views import ApprovalEmail, approval_email
 from cfcd_common.approvals import (
+    SNS_CHANNEL,
     ApprovalRequest,
     ApprovalSummary,
+    SigningKeys,
     TrafficSummary,
     approval_id_for,
     approval_link,
     create_request,
+    get_request,
     is_conditional_check_failure,
+    is_valid_recipient,
     reopen_request,
     send_once,
+    ses_channel,
 )
 from cfcd_common.cloudfront import get_distribution, traffic_from_config
 from cfcd_common.config_diff import diff_configs
@@ -41,9 +47,25 @@ class RequestApprovalSettings(ApprovalSettings, TopicSettings):
     """The function's environment (template.yaml)."""
 
     approval_url: str = Field(alias="APPROVAL_URL", pattern=r"^https?://")
-    # Both empty unless the template's SenderEmail is set: then the HTML mail goes through SES too.
+    # Both empty unless the template's SenderEmail is set: then each approver (ApprovalEmail, one
+    # or more addresses separated by commas) gets the HTML mail through SES, with personal links.
     sender_email: str | None = Field(default=None, alias="SENDER_EMAIL")
-    recipient_email: str | None = Field(default=None, alias="RECIPIENT_EMAIL")
+    recipient_emails: tuple[str, ...] = Field(default=(), alias="RECIPIENT_EMAIL")
+
+    @field_validator("recipient_emails", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(address.strip() for address in value.split(",") if address.strip())
+        return value
+
+    @field_validator("recipient_emails")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        wrong = [address for address in value if not is_valid_recipient(address)]
+        if wrong:
+            raise ValueError(f"not an email address: {', '.join(wrong)}")
+        return value
 
 
 class RequestApprovalInput(BaseModel):
@@ -79,7 +101,7 @@ class RequestApprovalDependencies:
     cloudfront: CloudFrontClient
     sns: SNSClient
     sesv2: SESV2Client
-    signing_key: bytes
+    signing_keys: SigningKeys
 
 
 def request_approval(
@@ -95,7 +117,7 @@ def request_approval(
     """
     summary = build_summary(deps.cloudfront, task)
     token = task.task_token.get_secret_value()
-    approval_id = approval_id_for(deps.signing_key, task.execution_arn)
+    approval_id = _stored_approval_id(deps, task.execution_arn)
     try:
         approval = create_request(
             deps.table,
@@ -110,15 +132,33 @@ def request_approval(
         if not is_conditional_check_failure(error):
             raise
         approval = reopen_request(deps.table, approval_id, token)
-    approve_link, reject_link = (
+    send_email(deps, approval)
+    return approval
+
+
+def _stored_approval_id(deps: RequestApprovalDependencies, execution_arn: str) -> str:
+    """The execution's approval id under the current key, unless an earlier attempt stored its
+    record under the key before a rotation: that record (and its mailed links) stays the one."""
+    keys = list(deps.signing_keys.candidates())
+    ids = [approval_id_for(key, execution_arn) for key in keys]
+    return next((found for found in ids[1:] if get_request(deps.table, found) is not None), ids[0])
+
+
+def _links(
+    deps: RequestApprovalDependencies, approval: ApprovalRequest, recipient: str | None
+) -> tuple[str, str]:
+    approve, reject = (
         approval_link(
-            deps.settings.approval_url, deps.signing_key, approval.approval_id, approval.deadline, intent
+            deps.settings.approval_url,
+            deps.signing_keys.current,
+            approval.approval_id,
+            approval.deadline,
+            intent,
+            recipient,
         )
         for intent in ("approve", "reject")
     )
-    email = approval_email(approval, approve_link, reject_link, edge_endpoint=deps.settings.edge_endpoint)
-    send_email(deps, approval.approval_id, email)
-    return approval
+    return approve, reject
 
 
 def build_summary(cloudfront: CloudFrontClient, task: RequestApprovalInput) -> ApprovalSummary:
@@ -141,36 +181,52 @@ def build_summary(cloudfront: CloudFrontClient, task: RequestApprovalInput) -> A
     )
 
 
-def send_email(deps: RequestApprovalDependencies, approval_id: str, email: ApprovalEmail) -> None:
-    """SNS always (the topic's subscribers); SES HTML mail as well when a sender is configured.
-    Each at most once per approval (send_once)."""
+def send_email(deps: RequestApprovalDependencies, approval: ApprovalRequest) -> None:
+    """SNS always (the topic's subscribers, links bound to nobody); with a sender configured, each
+    approver's own SES HTML mail too, its links bound to their address (the record then says whose
+    link decided). Each mail at most once per approval (send_once)."""
     settings = deps.settings
+    edge = settings.edge_endpoint
+    topic_mail = approval_email(approval, *_links(deps, approval, None), edge_endpoint=edge)
     send_once(
         deps.table,
-        approval_id,
-        "sns",
-        lambda: deps.sns.publish(TopicArn=settings.topic_arn, Subject=email.subject, Message=email.text),
+        approval.approval_id,
+        SNS_CHANNEL,
+        lambda: deps.sns.publish(
+            TopicArn=settings.topic_arn, Subject=topic_mail.subject, Message=topic_mail.text
+        ),
     )
-    if settings.sender_email and settings.recipient_email:
-        sender, recipient = settings.sender_email, settings.recipient_email
+    if not settings.sender_email:
+        return
+    for recipient in settings.recipient_emails:
+        mail = approval_email(
+            approval, *_links(deps, approval, recipient), edge_endpoint=edge, recipient=recipient
+        )
         send_once(
             deps.table,
-            approval_id,
-            "ses",
-            lambda: deps.sesv2.send_email(
-                FromEmailAddress=sender,
-                Destination={"ToAddresses": [recipient]},
-                Content={
-                    "Simple": {
-                        "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                        "Body": {
-                            "Text": {"Data": email.text, "Charset": "UTF-8"},
-                            "Html": {"Data": email.html, "Charset": "UTF-8"},
-                        },
-                    }
-                },
-            ),
+            approval.approval_id,
+            ses_channel(recipient),
+            _ses_sender(deps.sesv2, settings.sender_email, recipient, mail),
         )
+
+
+def _ses_sender(sesv2: SESV2Client, sender: str, recipient: str, mail: ApprovalEmail) -> Callable[[], object]:
+    def send() -> object:
+        return sesv2.send_email(
+            FromEmailAddress=sender,
+            Destination={"ToAddresses": [recipient]},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": mail.subject, "Charset": "UTF-8"},
+                    "Body": {
+                        "Text": {"Data": mail.text, "Charset": "UTF-8"},
+                        "Html": {"Data": mail.html, "Charset": "UTF-8"},
+                    },
+                }
+            },
+        )
+
+    return send
 
 
 def policy_traffic(cloudfront: CloudFrontClient, policy_id: Any) -> TrafficSummary | None:

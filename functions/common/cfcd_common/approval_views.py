@@ -1,8 +1,11 @@
 """What the approver reads: the approval email (text + HTML) and the approval pages.
 
 Pure functions from models to strings. Every value that came from outside (release names, probe
-details, names and comments typed on the page) goes through `html.escape` in HTML; the pages
-need no JavaScript and the Content-Security-Policy forbids it.
+details, config values, names and comments typed on the page) goes through `safe_text.one_line`
+(no line breaks, control or bidi characters) and is set apart: quoted or after a label, in an
+indented line, never where a line starts, so no value can pass for one of the mail's links. In
+HTML it also goes through `html.escape`; the pages need no JavaScript and the
+Content-Security-Policy forbids it.
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from cfcd_common.approvals import (
     ApprovalRequest,
     ApprovalStatus,
     ApprovalSummary,
+    ConfigChange,
+    decider,
     format_utc,
 )
 from cfcd_common.primary_stack import warning_lines
+from cfcd_common.safe_text import one_line, quoted
 
 MAX_SUBJECT_CHARS = 100  # SNS rejects longer subjects
 STICKINESS_COOKIE = "x-amz-continuous-deployment-state"
@@ -41,32 +47,40 @@ class SignedFormFields(BaseModel):
     expires_at: int
     signature: str
     csrf: str
+    recipient: str | None = None
 
 
 # --- shared fragments ----------------------------------------------------------------------------
 
 
 def change_lines(summary: ApprovalSummary) -> list[str]:
-    lines = [
-        f"{change.path}: {change.before or '(absent)'} -> {change.after or '(absent)'}"
-        for change in summary.changes
-    ]
+    lines = [f"{one_line(change.path)}: {_change(change)}" for change in summary.changes]
     if summary.changes_omitted:
         lines.append(f"... and {summary.changes_omitted} more changes")
     return lines or ["(no difference in the distribution config)"]
 
 
+def _change(change: ConfigChange) -> str:
+    if change.secret:
+        return "changed (a secret: the values are not shown)"
+    return f"{_value(change.before)} -> {_value(change.after)}"
+
+
+def _value(value: str | None) -> str:
+    return "(absent)" if value is None else quoted(value)
+
+
 def probe_lines(summary: ApprovalSummary) -> list[str]:
     return [
-        f"[{'PASS' if check.passed else 'FAIL'}] {check.description}: HTTP {check.status}"
-        + (f" ({check.detail})" if check.detail else "")
+        f"[{'PASS' if check.passed else 'FAIL'}] {one_line(check.description)}: HTTP {check.status}"
+        + (f", {quoted(check.detail)}" if check.detail else "")
         for check in summary.probe.checks
     ]
 
 
 def manual_test(summary: ApprovalSummary, edge_endpoint: str | None = None) -> tuple[str, list[str]]:
     """How to see staging by hand: an explanation and the commands to run."""
-    domain = summary.primary_domain_name
+    domain = one_line(summary.primary_domain_name)
     # On the local cloud the edge listens on loopback and picks the distribution by Host header.
     base, host = (
         (f"{edge_endpoint.rstrip('/')}/", ["-H", f"Host: {domain}"])
@@ -88,8 +102,8 @@ def manual_test(summary: ApprovalSummary, edge_endpoint: str | None = None) -> t
             shlex.join(["curl", "-s", *host, base]),
         ]
         return explanation, commands
-    header = traffic.header if traffic and traffic.header else "aws-cf-cd-env"
-    value = traffic.value if traffic and traffic.value else "staging"
+    header = one_line(traffic.header) if traffic and traffic.header else "aws-cf-cd-env"
+    value = one_line(traffic.value) if traffic and traffic.value else "staging"
     explanation = (
         "Requests with the header go to staging; requests without it still see the primary, unchanged."
     )
@@ -108,69 +122,89 @@ def _ascii(text: str) -> str:
 
 
 def mail_subject(summary: ApprovalSummary) -> str:
+    release, distribution = one_line(summary.release), one_line(summary.primary_distribution_id)
     subject = (
-        f"Approve release {summary.release} on CloudFront {summary.primary_distribution_id}"
-        f" ({summary.primary_domain_name})?"
+        f"Approve release {release} on CloudFront {distribution} ({one_line(summary.primary_domain_name)})?"
     )
     if len(subject) > MAX_SUBJECT_CHARS:
-        subject = f"Approve release {summary.release} on CloudFront {summary.primary_distribution_id}?"
+        subject = f"Approve release {release} on CloudFront {distribution}?"
     # SNS subjects are printable ASCII on one line, at most 100 characters.
     subject = _ascii(subject)
     return subject if len(subject) <= MAX_SUBJECT_CHARS else subject[: MAX_SUBJECT_CHARS - 3] + "..."
 
 
 def approval_email(
-    request: ApprovalRequest, approve_link: str, reject_link: str, edge_endpoint: str | None = None
+    request: ApprovalRequest,
+    approve_link: str,
+    reject_link: str,
+    edge_endpoint: str | None = None,
+    recipient: str | None = None,
 ) -> ApprovalEmail:
+    """The mail; `recipient` when its links are bound to one approver's address (SES)."""
     summary = request.summary
     explanation, commands = manual_test(summary, edge_endpoint)
     deadline = format_utc(request.deadline)
+    release = quoted(summary.release)
+    distribution, domain = one_line(summary.primary_distribution_id), one_line(summary.primary_domain_name)
+    # Execution names cannot hold whitespace or control characters (StartExecution's `name`,
+    # https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html):
+    # `Execution: <name>` is how a reader of the mail finds its release.
+    execution = one_line(summary.execution_name)
+    personal = (
+        [
+            f"These links are yours alone: they are bound to {one_line(recipient)} and the decision is "
+            "recorded as made with them. Do not forward this mail."
+        ]
+        if recipient
+        else []
+    )
     text = "\n".join(
         [
-            f"cfcd asks you to approve release {summary.release} for CloudFront distribution "
-            f"{summary.primary_distribution_id} ({summary.primary_domain_name}).",
+            f"cfcd asks you to approve release {release} for CloudFront distribution "
+            f"{distribution} ({domain}).",
             "",
             f"Decide before {deadline}. Without a decision by then nothing is promoted and staging "
             "traffic is switched off.",
             "",
             "Each link opens a confirmation page; nothing happens until you press a button there.",
+            *personal,
             f"Approve: {approve_link}",
             f"Reject:  {reject_link}",
             "",
-            *(f"{line}\n" for line in warning_lines([summary.stack_update_warning])),
-            f"What will change (staging {summary.staging_distribution_id} vs primary):",
+            *(f"{one_line(line)}\n" for line in warning_lines([summary.stack_update_warning])),
+            f"What will change (staging {one_line(summary.staging_distribution_id)} vs primary):",
             *(f"  {line}" for line in change_lines(summary)),
             "",
-            f"What the probe saw: {summary.probe.summary}",
+            f"What the probe saw: {quoted(summary.probe.summary)}",
             *(f"  {line}" for line in probe_lines(summary)),
             "",
             "Test it yourself:",
             f"  {explanation}",
             *(f"  {command}" for command in commands),
             "",
-            f"Execution: {summary.execution_name}",
+            f"Execution: {execution}",
             f"Approval id: {request.approval_id}",
         ]
     )
     body = "".join(
         [
-            f"<p>cfcd asks you to approve release <b>{_e(summary.release)}</b> for CloudFront distribution "
-            f"<b>{_e(summary.primary_distribution_id)}</b> ({_e(summary.primary_domain_name)}).</p>",
+            f"<p>cfcd asks you to approve release <b>{_e(release)}</b> for CloudFront distribution "
+            f"<b>{_e(distribution)}</b> ({_e(domain)}).</p>",
             f"<p>Decide before <b>{_e(deadline)}</b>. Without a decision by then nothing is promoted and "
             "staging traffic is switched off.</p>",
+            "".join(f"<p><b>{_e(line)}</b></p>" for line in personal),
             f'<p><a href="{_e(approve_link)}">Approve&hellip;</a> &nbsp; '
             f'<a href="{_e(reject_link)}">Reject&hellip;</a><br>'
             "<small>Each link opens a confirmation page; nothing happens until you press a button there."
             "</small></p>",
             _summary_sections(request, explanation, commands),
-            f"<p><small>Execution {_e(summary.execution_name)} &middot; approval id "
-            f"{_e(request.approval_id)}</small></p>",
+            f"<p><small>Execution {_e(execution)} &middot; approval id {_e(request.approval_id)}</small></p>",
         ]
     )
     return ApprovalEmail(
         subject=mail_subject(summary),
         text=text,
-        html=_document(f"Approve release {summary.release}?", body, with_style=False),
+        html=_document(f"Approve release {release}?", body, with_style=False),
     )
 
 
@@ -226,9 +260,16 @@ def confirmation_page(
             f"summary, then press <b>{_e(intent.capitalize())}</b> below to decide.</p>"
         )
     buttons = [("approve", "Approve"), ("reject", "Reject")]
+    personal = (
+        f'<p class="banner">This link was mailed to <b>{_e(form.recipient)}</b>: the decision is '
+        "recorded as made with it.</p>"
+        if form.recipient
+        else ""
+    )
     body = "".join(
         [
             notice,
+            personal,
             f'<p class="banner">Waiting for a decision until <b>{_e(format_utc(request.deadline))}</b>. '
             "Approve promotes the staging config to the primary distribution; Reject stops the "
             "deployment and switches staging traffic off.</p>",
@@ -238,9 +279,10 @@ def confirmation_page(
             _hidden("exp", str(form.expires_at)),
             _hidden("sig", form.signature),
             _hidden("csrf", form.csrf),
+            _hidden("to", form.recipient) if form.recipient else "",
             '<label for="decidedBy">Your name</label>',
             f'<input type="text" id="decidedBy" name="decidedBy" required maxlength="100" '
-            f'autocomplete="name" value="{_e(decided_by)}">',
+            f'autocomplete="name" value="{_e(decided_by or form.recipient or "")}">',
             '<label for="comment">Comment</label>',
             f'<textarea id="comment" name="comment" rows="3" maxlength="2000">{_e(comment)}</textarea>',
             *(
@@ -268,7 +310,12 @@ def result_page(
 
 
 def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
+    """A value in HTML: one line (no control or bidi characters), escaped."""
+    return html.escape(one_line(value), quote=True)
+
+
+def _pre(lines: list[str]) -> str:
+    return "<pre>" + "\n".join(_e(line) for line in lines) + "</pre>"
 
 
 def _hidden(name: str, value: str) -> str:
@@ -308,7 +355,7 @@ def _decision_record(request: ApprovalRequest) -> str:
         return ""
     when = format_utc(request.decided_at) if request.decided_at is not None else "?"
     comment = f"<p>Comment: <q>{_e(request.comment)}</q></p>" if request.comment else ""
-    return f"<p>Decision by <b>{_e(request.decided_by)}</b> at {_e(when)}.</p>{comment}"
+    return f"<p>Decision by <b>{_e(decider(request))}</b> at {_e(when)}.</p>{comment}"
 
 
 def _summary_sections(request: ApprovalRequest, explanation: str, commands: list[str]) -> str:
@@ -320,11 +367,11 @@ def _summary_sections(request: ApprovalRequest, explanation: str, commands: list
             _facts_table(request),
             f"<h2>What will change</h2><p>Staging {_e(summary.staging_distribution_id)} compared with the "
             "primary's config:</p>",
-            "<pre>" + _e("\n".join(change_lines(summary))) + "</pre>",
+            _pre(change_lines(summary)),
             f"<h2>What the probe saw</h2><p>{_e(summary.probe.summary)}</p>",
             _list(probe_lines(summary), probe_css),
             f"<h2>Test it yourself</h2><p>{_e(explanation)}</p>",
-            "<pre>" + _e("\n".join(commands)) + "</pre>",
+            _pre(commands),
         ]
     )
 

@@ -9,7 +9,9 @@ Security model, in short:
   one per release), its expiry and an HMAC over both (never the token, never the action);
 - GET never writes (mail scanners prefetch links); the decision is a POST with a CSRF token;
 - a decision is single-use: a conditional update moves the record out of PENDING exactly once,
-  and only that winner talks to Step Functions.
+  and only that winner talks to Step Functions;
+- a decision Step Functions may not have received is never left claimed: surely not sent, the
+  claim is given back; maybe sent, the execution's history says what happened (`decide`).
 """
 
 from __future__ import annotations
@@ -19,42 +21,47 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from boto3.dynamodb.conditions import Attr, Key
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 from cfcd_common.aws import error_code, refused_by_service
 from cfcd_common.errors import DEPLOYMENT_REJECTED
 from cfcd_common.models import ProbeReport, Stickiness
+from cfcd_common.safe_text import one_line
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
-    from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_stepfunctions import SFNClient
 
 APPROVAL_KEY_PREFIX = "approval#"
-EXECUTION_INDEX = "byExecution"
+# executionArn -> pk, status, createdAt (template.yaml): never the task token. A reader that needs
+# more gets the item by its key.
+EXECUTION_INDEX = "byExecutionStatus"
 REJECTION_ERROR = DEPLOYMENT_REJECTED
 # Bumping the version invalidates every link and form token signed before.
 SIGNATURE_VERSION = "v1"
 # A decided record outlives the approval deadline so that "who approved release X" stays answerable.
 DECISION_RETENTION_SECONDS = 90 * 24 * 3600
-MIN_SIGNING_KEY_BYTES = 32
 # 18 bytes of an HMAC = 144 bits, 24 url-safe characters.
 APPROVAL_ID_BYTES = 18
 APPROVAL_ID_PATTERN = r"^[A-Za-z0-9_-]{22,64}$"
 _APPROVAL_ID_RE = re.compile(APPROVAL_ID_PATTERN)
 MAX_DECIDED_BY_CHARS = 100
 MAX_COMMENT_CHARS = 2000
+MAX_CALLER_ARN_CHARS = 2048
+# The address a personal link is bound to (SES mail): one line, no spaces, at most RFC 5321's 254.
+RECIPIENT_PATTERN = r"^[^\s@]{1,64}@[^\s@]{1,189}$"
+_RECIPIENT_RE = re.compile(RECIPIENT_PATTERN)
 # Step Functions answers these when the task no longer waits for this token (timed out, execution
 # stopped or finished): the decision came too late and must say so, not fail.
 TASK_GONE_ERRORS = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
@@ -70,7 +77,12 @@ class MailState(StrEnum):
     SENT = "SENT"
 
 
-MailChannel = Literal["sns", "ses"]
+SNS_CHANNEL = "sns"
+
+
+def ses_channel(recipient: str) -> str:
+    """The `mails` key of one approver's SES mail: each personal mail goes out at most once."""
+    return f"ses:{recipient}"
 
 
 class ApprovalStatus(StrEnum):
@@ -105,6 +117,8 @@ class ConfigChange(_CamelModel):
     path: str
     before: str | None = None
     after: str | None = None
+    # A field AWS treats as a secret (config_diff.is_sensitive): it changed, its values are not kept.
+    secret: bool = False
 
 
 class TrafficSummary(_CamelModel):
@@ -146,12 +160,16 @@ class ApprovalRequest(_CamelModel):
     deadline: int
     expires_at: int
     summary: ApprovalSummary
-    mails: dict[MailChannel, MailState] = Field(default_factory=dict)
+    mails: dict[str, MailState] = Field(default_factory=dict)
     decided_by: str | None = None
     decided_at: int | None = None
     comment: str | None = None
     source_ip: str | None = None
     user_agent: str | None = None
+    # Whose personal link decided (the SES mail's address it was signed for), if one did.
+    link_recipient: str | None = None
+    # Who ran `cfcd approve|reject`: the caller's identity (sts:GetCallerIdentity ARN).
+    caller_arn: str | None = None
 
     @property
     def action(self) -> Action | None:
@@ -191,6 +209,10 @@ def approval_key(approval_id: str) -> str:
 
 def is_valid_approval_id(approval_id: str) -> bool:
     return bool(_APPROVAL_ID_RE.fullmatch(approval_id))
+
+
+def is_valid_recipient(recipient: str) -> bool:
+    return bool(_RECIPIENT_RE.fullmatch(recipient))
 
 
 def approval_id_for(signing_key: bytes, execution_arn: str) -> str:
@@ -253,7 +275,7 @@ def reopen_request(table: Table, approval_id: str, task_token: str) -> ApprovalR
     response = table.update_item(
         Key={"pk": approval_key(approval_id)},
         UpdateExpression="SET taskToken = :token, #status = :pending, expiresAt = deadline "
-        "REMOVE decidedBy, decidedAt, #comment, sourceIp, userAgent",
+        f"REMOVE {_DECISION_ATTRIBUTES}",
         ConditionExpression="#status IN (:pending, :timed_out)",
         ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
         ExpressionAttributeValues={
@@ -266,7 +288,7 @@ def reopen_request(table: Table, approval_id: str, task_token: str) -> ApprovalR
     return ApprovalRequest.from_item(response["Attributes"])
 
 
-def send_once(table: Table, approval_id: str, channel: MailChannel, send: Callable[[], object]) -> bool:
+def send_once(table: Table, approval_id: str, channel: str, send: Callable[[], object]) -> bool:
     """Send the approval mail on `channel` at most once per approval; True if sent now.
 
     At most once, not at least once: SNS Publish (to a standard topic) and SES SendEmail take no
@@ -318,24 +340,38 @@ def get_request(table: Table, approval_id: str) -> ApprovalRequest | None:
 
 
 def find_pending(table: Table, execution_arn: str) -> ApprovalRequest | None:
-    """The newest PENDING approval of an execution (GSI `byExecution`), for the CLI."""
+    """The newest PENDING approval of an execution, for the CLI: found on the index (which holds no
+    task token), then read by its key."""
+    newest = _newest_on_index(table, execution_arn, pending_only=True)
+    return get_request(table, newest) if newest else None
+
+
+def latest_request(table: Table, execution_arn: str) -> ApprovalRequest | None:
+    """The newest approval of an execution, whatever its status (to explain why nothing is pending)."""
+    newest = _newest_on_index(table, execution_arn, pending_only=False)
+    return get_request(table, newest) if newest else None
+
+
+def _newest_on_index(table: Table, execution_arn: str, *, pending_only: bool) -> str | None:
     query: dict[str, Any] = {
         "IndexName": EXECUTION_INDEX,
         "KeyConditionExpression": Key("executionArn").eq(execution_arn),
-        "FilterExpression": Attr("status").eq(ApprovalStatus.PENDING.value),
     }
-    newest: ApprovalRequest | None = None
+    if pending_only:
+        query["FilterExpression"] = Attr("status").eq(ApprovalStatus.PENDING.value)
+    newest: tuple[int, str] | None = None
     while True:
         page = table.query(**query)
         for item in page.get("Items", []):
+            key = str(item.get("pk", ""))
             # The lock item shares the index (same executionArn); only approval items count.
-            if not str(item.get("pk", "")).startswith(APPROVAL_KEY_PREFIX):
+            if not key.startswith(APPROVAL_KEY_PREFIX):
                 continue
-            candidate = ApprovalRequest.from_item(item)
-            if newest is None or candidate.created_at > newest.created_at:
+            candidate = (int(str(item.get("createdAt", 0))), key.removeprefix(APPROVAL_KEY_PREFIX))
+            if newest is None or candidate > newest:
                 newest = candidate
         if "LastEvaluatedKey" not in page:
-            return newest
+            return newest[1] if newest else None
         query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
@@ -353,11 +389,14 @@ def decide(
     source_ip: str | None,
     user_agent: str | None,
     now: int,
+    link_recipient: str | None = None,
+    caller_arn: str | None = None,
 ) -> Decision:
     """Decide once: claim the PENDING record by a conditional update, then tell Step Functions.
 
     Only the caller whose update wins sends SendTaskSuccess/SendTaskFailure, so a replayed POST, a
-    double click or a race with the CLI can never resume the execution twice.
+    double click or a race with the CLI can never resume the execution twice. The name and comment
+    are stored as one line (`one_line`): they reach the execution's cause and the status mail.
     """
     if not is_valid_approval_id(approval_id):
         return _refused(Outcome.NOT_FOUND, decision, approval_id, None)
@@ -366,9 +405,9 @@ def decide(
         ":pending": ApprovalStatus.PENDING.value,
         ":decided": decided_status.value,
         ":now": now,
-        ":by": decided_by.strip()[:MAX_DECIDED_BY_CHARS],
+        ":by": one_line(decided_by).strip()[:MAX_DECIDED_BY_CHARS],
         ":at": now,
-        ":comment": comment.strip()[:MAX_COMMENT_CHARS],
+        ":comment": one_line(comment).strip()[:MAX_COMMENT_CHARS],
         ":retain": now + DECISION_RETENTION_SECONDS,
     }
     sets = [
@@ -378,10 +417,15 @@ def decide(
         "#comment = :comment",
         "expiresAt = :retain",
     ]
-    for attribute, value in (("sourceIp", source_ip), ("userAgent", user_agent)):
+    for attribute, value in (
+        ("sourceIp", source_ip),
+        ("userAgent", user_agent),
+        ("linkRecipient", link_recipient),
+        ("callerArn", caller_arn),
+    ):
         if value:
             sets.append(f"{attribute} = :{attribute}")
-            values[f":{attribute}"] = value[:512]
+            values[f":{attribute}"] = one_line(value)[:MAX_CALLER_ARN_CHARS]
     try:
         response = table.update_item(
             Key={"pk": approval_key(approval_id)},
@@ -399,26 +443,63 @@ def decide(
     request = ApprovalRequest.from_item(response["Attributes"])
     try:
         _resume_execution(sfn, request)
-    except ClientError as error:
-        if error_code(error) in TASK_GONE_ERRORS and not _closed_the_task(sfn, request):
-            return _refused(Outcome.TASK_GONE, decision, approval_id, _mark_timed_out(table, request))
-        if error_code(error) in TASK_GONE_ERRORS:
-            # This very decision closed the task: sent once, its answer lost, sent again.
-            return Decision(
-                outcome=Outcome.DECIDED,
-                action=decision,
-                approval_id=approval_id,
-                request=request,
-                message=_decided_message(request),
-            )
-        # Step Functions did not take the decision (throttled, unavailable): give the claim back so
-        # the approver can simply try again.
+    except (ClientError, BotoCoreError) as error:
+        return _settle_unanswered(table, sfn, request, decision, error)
+    return _decided(request, decision)
+
+
+def _settle_unanswered(
+    table: Table,
+    sfn: SFNClient,
+    request: ApprovalRequest,
+    decision: Action,
+    error: ClientError | BotoCoreError,
+) -> Decision:
+    """The SendTask* of a claimed decision failed: record what is true, never a decision Step
+    Functions did not get.
+
+    - Surely not sent (AWS answered 4xx, or no connection was made): the claim is given back and
+      the error raised, so the approver can simply try again.
+    - Task closed (TaskTimedOut, ...), or maybe sent (a read timeout, a dropped connection, a 5xx
+      after boto3's retries): the execution's history tells whether this decision closed the task
+      (DECIDED), the task still waits (the claim is given back, the error raised) or it ended
+      otherwise (TIMED_OUT). If the history cannot be read either, the claim is given back: a
+      decision sent again is then recognised by the history as the one that closed the task.
+    """
+    task_gone = isinstance(error, ClientError) and error_code(error) in TASK_GONE_ERRORS
+    if not task_gone and _surely_not_sent(error):
         _release_claim(table, request)
-        raise
+        raise error
+    try:
+        state = approval_task_state(sfn, request)
+    except (ClientError, BotoCoreError):
+        _release_claim(table, request)
+        raise error from None
+    if state is ApprovalTaskState.CLOSED_BY_THIS_DECISION:
+        # Sent once, its answer lost, maybe sent again: the task took this decision.
+        return _decided(request, decision)
+    if state is ApprovalTaskState.WAITING and not task_gone:
+        _release_claim(table, request)
+        raise error
+    return _refused(Outcome.TASK_GONE, decision, request.approval_id, _mark_timed_out(table, request))
+
+
+def _surely_not_sent(error: ClientError | BotoCoreError) -> bool:
+    """Did the SendTask* surely not take effect? A 4xx answer means AWS refused it; a botocore error
+    raised before or while connecting (EndpointConnectionError, ConnectTimeoutError, no
+    credentials, ...) means nothing was sent. An HTTPClientError (ReadTimeoutError,
+    ConnectionClosedError, ...) came after the request may have gone out, and a 5xx may have been
+    applied before it failed: both are unknown."""
+    if isinstance(error, ClientError):
+        return refused_by_service(error)
+    return not isinstance(error, HTTPClientError)
+
+
+def _decided(request: ApprovalRequest, decision: Action) -> Decision:
     return Decision(
         outcome=Outcome.DECIDED,
         action=decision,
-        approval_id=approval_id,
+        approval_id=request.approval_id,
         request=request,
         message=_decided_message(request),
     )
@@ -442,29 +523,63 @@ def _rejection_cause(request: ApprovalRequest) -> str:
     return cause[:32768]
 
 
-def _closed_the_task(sfn: SFNClient, request: ApprovalRequest) -> bool:
-    """Did this decision close the approval task? Step Functions answers TaskTimedOut to a SendTask*
-    for a closed task, also when the SendTask* that closed it was this same decision: applied, its
-    answer lost (a 5xx, a timeout), then resent by boto3's own retry or by the approver after the
-    claim was given back. The execution's history has the decision's output or cause then.
+class ApprovalTaskState(StrEnum):
+    CLOSED_BY_THIS_DECISION = "CLOSED_BY_THIS_DECISION"
+    WAITING = "WAITING"
+    CLOSED = "CLOSED"
+
+
+# History events of a task; a .waitForTaskToken task waits from TaskScheduled until it succeeds,
+# fails or times out (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html).
+_TASK_OPEN_EVENTS = frozenset({"TaskScheduled", "TaskStarted", "TaskSubmitted"})
+_TASK_CLOSED_EVENTS = frozenset(
+    {
+        "TaskSucceeded",
+        "TaskFailed",
+        "TaskTimedOut",
+        "TaskStartFailed",
+        "TaskSubmitFailed",
+        "ExecutionSucceeded",
+        "ExecutionFailed",
+        "ExecutionAborted",
+        "ExecutionTimedOut",
+    }
+)
+
+
+def approval_task_state(sfn: SFNClient, request: ApprovalRequest) -> ApprovalTaskState:
+    """How the approval task stands, from the execution's history: closed by this very decision
+    (its output or cause is there), still waiting (the newest task event is an open one), or
+    closed otherwise (timed out, the execution ended).
+
+    Step Functions answers TaskTimedOut to a SendTask* for a closed task, also when the SendTask*
+    that closed it was this same decision: applied, its answer lost, then resent by boto3's own
+    retry or by the approver after the claim was given back.
     https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetExecutionHistory.html
     """
     pages = sfn.get_paginator("get_execution_history").paginate(
         executionArn=request.execution_arn, reverseOrder=True
     )
+    newest_task_event: str | None = None
     for page in pages:
         for event in page["events"]:
-            if event["type"] == "TaskSucceeded" and request.status is ApprovalStatus.APPROVED:
-                output = json.loads(event.get("taskSucceededEventDetails", {}).get("output") or "null")
-                if isinstance(output, dict) and output.get("approvalId") == request.approval_id:
-                    return True
-            if event["type"] == "TaskFailed" and request.status is ApprovalStatus.REJECTED:
-                details = event.get("taskFailedEventDetails", {})
-                if (details.get("error"), details.get("cause")) == (
-                    REJECTION_ERROR,
-                    _rejection_cause(request),
-                ):
-                    return True
+            if _is_this_decision(event, request):
+                return ApprovalTaskState.CLOSED_BY_THIS_DECISION
+            kind = str(event["type"])
+            if newest_task_event is None and kind in _TASK_OPEN_EVENTS | _TASK_CLOSED_EVENTS:
+                newest_task_event = kind
+    if newest_task_event in _TASK_OPEN_EVENTS:
+        return ApprovalTaskState.WAITING
+    return ApprovalTaskState.CLOSED
+
+
+def _is_this_decision(event: Any, request: ApprovalRequest) -> bool:
+    if event["type"] == "TaskSucceeded" and request.status is ApprovalStatus.APPROVED:
+        output = json.loads(event.get("taskSucceededEventDetails", {}).get("output") or "null")
+        return isinstance(output, dict) and output.get("approvalId") == request.approval_id
+    if event["type"] == "TaskFailed" and request.status is ApprovalStatus.REJECTED:
+        details = event.get("taskFailedEventDetails", {})
+        return (details.get("error"), details.get("cause")) == (REJECTION_ERROR, _rejection_cause(request))
     return False
 
 
@@ -484,11 +599,14 @@ def _mark_timed_out(table: Table, request: ApprovalRequest) -> ApprovalRequest:
     return ApprovalRequest.from_item(response["Attributes"])
 
 
+# What a claim adds to the record; giving it back (or reopening for a retried attempt) removes it.
+_DECISION_ATTRIBUTES = "decidedBy, decidedAt, #comment, sourceIp, userAgent, linkRecipient, callerArn"
+
+
 def _release_claim(table: Table, request: ApprovalRequest) -> None:
     table.update_item(
         Key={"pk": approval_key(request.approval_id)},
-        UpdateExpression="SET #status = :pending, expiresAt = deadline "
-        "REMOVE decidedBy, decidedAt, #comment, sourceIp, userAgent",
+        UpdateExpression=f"SET #status = :pending, expiresAt = deadline REMOVE {_DECISION_ATTRIBUTES}",
         ConditionExpression="#status = :claimed AND decidedAt = :at",
         ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
         ExpressionAttributeValues={
@@ -521,10 +639,16 @@ def _refused(
     )
 
 
+def decider(request: ApprovalRequest) -> str:
+    """Who decided, as the record proves it: the name given, and whose link or identity it came with."""
+    via = request.link_recipient or request.caller_arn
+    return f"{request.decided_by} ({via})" if via else str(request.decided_by)
+
+
 def _decided_message(request: ApprovalRequest) -> str:
     if request.status is ApprovalStatus.APPROVED:
-        return f"Approved by {request.decided_by}. The deployment goes on to promotion."
-    return f"Rejected by {request.decided_by}. The deployment stops and staging traffic is switched off."
+        return f"Approved by {decider(request)}. The deployment goes on to promotion."
+    return f"Rejected by {decider(request)}. The deployment stops and staging traffic is switched off."
 
 
 def describe_refusal(outcome: Outcome, request: ApprovalRequest | None) -> str:
@@ -543,61 +667,133 @@ def describe_refusal(outcome: Outcome, request: ApprovalRequest | None) -> str:
         )
     verb = "approved" if request.status is ApprovalStatus.APPROVED else "rejected"
     when = format_utc(request.decided_at) if request.decided_at is not None else "an earlier time"
-    return f"This release was already {verb} by {request.decided_by} at {when}."
+    return f"This release was already {verb} by {decider(request)} at {when}."
+
+
+class ExecutionEnd(BaseModel):
+    """How an execution stands (DescribeExecution), for an expired link's page."""
+
+    status: str
+    error: str | None = None
+
+
+def describe_expired_link(
+    expired_at: int, request: ApprovalRequest | None, execution: ExecutionEnd | None
+) -> str:
+    """What really happened to the release of an expired link, without its details (no names,
+    comments or config: whoever holds an old link learns only the outcome)."""
+    head = f"This link expired at {format_utc(expired_at)}."
+    if request is None:
+        return (
+            f"{head} Its approval record is no longer kept, so what was decided cannot be shown here; "
+            "`cfcd history` lists past releases."
+        )
+    when = format_utc(request.decided_at) if request.decided_at is not None else "an unknown time"
+    if request.status is ApprovalStatus.PENDING:
+        return (
+            f"{head} Nobody decided before the deadline: the release was not promoted and staging "
+            "traffic was switched off."
+        )
+    if request.status is ApprovalStatus.REJECTED:
+        return f"{head} The release was rejected at {when}: it was not promoted."
+    if request.status is ApprovalStatus.TIMED_OUT:
+        return (
+            f"{head} A decision arrived at {when}, after the workflow had stopped waiting: the release "
+            "was not promoted."
+        )
+    approved = f"{head} The release was approved at {when}"
+    if execution is None:
+        return f"{approved} and went on to promotion."
+    if execution.status == "SUCCEEDED":
+        return f"{approved} and promoted: the release succeeded."
+    if execution.status == "RUNNING":
+        return f"{approved}; the release is still running."
+    error = f" with {execution.error}" if execution.error else ""
+    return f"{approved}; the release then ended {execution.status}{error}."
 
 
 # --- signed links --------------------------------------------------------------------------------
 
 
-@cache
-def load_signing_key(secrets_manager: SecretsManagerClient, secret_arn: str) -> bytes:
-    """The HMAC key (the secret's string, e.g. GenerateSecretString of the template).
+@dataclass(frozen=True)
+class SigningKeys:
+    """The HMAC keys links are checked with: the current one signs; the previous one (the secret's
+    AWSPREVIOUS version after a rotation, loaded only when the current one does not verify) keeps
+    links signed before the rotation valid until they expire."""
 
-    Read once per client and secret: a Lambda sandbox reads it on its first request only.
-    """
-    key = secrets_manager.get_secret_value(SecretId=secret_arn)["SecretString"].encode()
-    if len(key) < MIN_SIGNING_KEY_BYTES:
-        raise ValueError(f"signing secret must hold at least {MIN_SIGNING_KEY_BYTES} bytes")
-    return key
+    current: bytes
+    load_previous: Callable[[], bytes | None] = lambda: None
+
+    def candidates(self) -> Iterator[bytes]:
+        yield self.current
+        previous = self.load_previous()
+        if previous is not None and previous != self.current:
+            yield previous
 
 
-def _mac(secret: bytes, purpose: str, approval_id: str, expires_at: int) -> str:
-    # The purpose separates link signatures from form tokens under one key; newlines cannot occur
-    # in a valid id, so the message is unambiguous.
-    message = "\n".join(("cfcd-approval", SIGNATURE_VERSION, purpose, approval_id, str(expires_at)))
-    return hmac.new(secret, message.encode(), hashlib.sha256).hexdigest()
+def _mac(secret: bytes, purpose: str, approval_id: str, expires_at: int, recipient: str | None) -> str:
+    # The purpose separates link signatures from form tokens under one key, and links bound to a
+    # recipient from links that are not; the recipient comes last and newlines cannot occur in a
+    # valid id, so the message is unambiguous.
+    fields = ["cfcd-approval", SIGNATURE_VERSION, purpose, approval_id, str(expires_at)]
+    if recipient is not None:
+        fields[2] = f"personal-{purpose}"
+        fields.append(recipient)
+    return hmac.new(secret, "\n".join(fields).encode(), hashlib.sha256).hexdigest()
 
 
 def _same(expected: str, given: str) -> bool:
     return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
-def sign(secret: bytes, approval_id: str, expires_at: int) -> str:
-    return _mac(secret, "link", approval_id, expires_at)
+def sign(secret: bytes, approval_id: str, expires_at: int, recipient: str | None = None) -> str:
+    return _mac(secret, "link", approval_id, expires_at, recipient)
 
 
-def verify(secret: bytes, approval_id: str, expires_at: int, signature: str, *, now: int) -> LinkCheck:
-    """Signature first (constant time), then expiry: a tampered expiry is FORGED, not EXPIRED."""
-    if not is_valid_approval_id(approval_id) or not _same(sign(secret, approval_id, expires_at), signature):
+def verify(
+    keys: SigningKeys,
+    approval_id: str,
+    expires_at: int,
+    signature: str,
+    *,
+    now: int,
+    recipient: str | None = None,
+) -> LinkCheck:
+    """Signature first (constant time, current key then previous), then expiry: a tampered expiry
+    is FORGED, not EXPIRED."""
+    if not is_valid_approval_id(approval_id) or (recipient is not None and not is_valid_recipient(recipient)):
+        return LinkCheck.FORGED
+    if not any(_same(sign(key, approval_id, expires_at, recipient), signature) for key in keys.candidates()):
         return LinkCheck.FORGED
     if now >= expires_at:
         return LinkCheck.EXPIRED
     return LinkCheck.VALID
 
 
-def csrf_token(secret: bytes, approval_id: str, expires_at: int) -> str:
-    return _mac(secret, "form", approval_id, expires_at)
+def csrf_token(secret: bytes, approval_id: str, expires_at: int, recipient: str | None = None) -> str:
+    return _mac(secret, "form", approval_id, expires_at, recipient)
 
 
-def verify_csrf(secret: bytes, approval_id: str, expires_at: int, token: str) -> bool:
-    return _same(csrf_token(secret, approval_id, expires_at), token)
+def verify_csrf(
+    keys: SigningKeys, approval_id: str, expires_at: int, token: str, recipient: str | None = None
+) -> bool:
+    return any(_same(csrf_token(key, approval_id, expires_at, recipient), token) for key in keys.candidates())
 
 
 def approval_link(
-    base_url: str, secret: bytes, approval_id: str, expires_at: int, intent: Action | None = None
+    base_url: str,
+    secret: bytes,
+    approval_id: str,
+    expires_at: int,
+    intent: Action | None = None,
+    recipient: str | None = None,
 ) -> str:
-    """`{base}?id=..&exp=..&sig=..[&intent=..]`; `intent` only preselects a button, it is not signed."""
-    params = {"id": approval_id, "exp": str(expires_at), "sig": sign(secret, approval_id, expires_at)}
+    """`{base}?id=..&exp=..[&to=..]&sig=..[&intent=..]`: `to` binds the link to an approver's address
+    (signed with it); `intent` only preselects a button, it is not signed."""
+    params = {"id": approval_id, "exp": str(expires_at)}
+    if recipient is not None:
+        params["to"] = recipient
+    params["sig"] = sign(secret, approval_id, expires_at, recipient)
     if intent is not None:
         params["intent"] = intent
     scheme, netloc, path, _, _ = urlsplit(base_url)

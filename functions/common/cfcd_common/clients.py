@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sesv2 import SESV2Client
@@ -46,6 +47,11 @@ def dynamodb() -> DynamoDBClient:
 @cache
 def dynamodb_table(name: str) -> Table:
     return boto3.resource("dynamodb", config=CLIENT_CONFIG).Table(name)
+
+
+@cache
+def kms() -> KMSClient:
+    return boto3.client("kms", config=CLIENT_CONFIG)
 
 
 @cache

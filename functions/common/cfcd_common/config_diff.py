@@ -2,13 +2,24 @@
 
 Leaves are compared by path (`Origins.Items[0].OriginPath: /1.0.0 -> /2.0.0`); lists of scalars
 (allowed methods, headers) are one leaf so a reordered list reads as one change.
+
+The mail and the public approval page show the diff: a field the CloudFront API marks sensitive
+(an origin's custom header values, which origins use as a shared secret to recognise CloudFront,
+https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/add-origin-custom-headers.html)
+is shown as changed, never with its values. Which fields are sensitive comes from the botocore
+service model (the `sensitive` trait, what SDKs redact from their logs), not from a list of ours.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
+from functools import cache
 from typing import Any
+
+import botocore.session
+from botocore.model import Shape
 
 from cfcd_common.approvals import ConfigChange
 
@@ -29,12 +40,43 @@ def diff_configs(
         path for path in before.keys() | after.keys() if before.get(path, _ABSENT) != after.get(path, _ABSENT)
     ]
     changes = [
-        ConfigChange(
+        ConfigChange(path=path, secret=True)
+        if is_sensitive(path)
+        else ConfigChange(
             path=path, before=_show(before.get(path, _ABSENT)), after=_show(after.get(path, _ABSENT))
         )
         for path in sorted(changed, key=_path_order)
     ]
     return changes[:max_changes], max(0, len(changes) - max_changes)
+
+
+def is_sensitive(path: str) -> bool:
+    """Is the leaf at `path` (e.g. Origins.Items[0].CustomHeaders.Items[1].HeaderValue) a field the
+    CloudFront model marks sensitive, or a container of one?"""
+    general = re.sub(r"\[\d+\]", "[]", path)
+    return any(
+        secret == general or secret.startswith((f"{general}.", f"{general}[]"))
+        for secret in sensitive_paths()
+    )
+
+
+@cache
+def sensitive_paths() -> frozenset[str]:
+    """The paths in a DistributionConfig whose shape has the `sensitive` trait, lists as `[]`."""
+    model = botocore.session.get_session().get_service_model("cloudfront")
+    found: set[str] = set()
+
+    def walk(shape: Shape, path: str, seen: frozenset[str]) -> None:
+        if shape.metadata.get("sensitive"):
+            found.add(path)
+        if shape.type_name == "structure" and shape.name not in seen:
+            for name, member in shape.members.items():  # type: ignore[attr-defined]
+                walk(member, f"{path}.{name}" if path else name, seen | {shape.name})
+        elif shape.type_name == "list":
+            walk(shape.member, f"{path}[]", seen)  # type: ignore[attr-defined]
+
+    walk(model.shape_for("DistributionConfig"), "", frozenset())
+    return frozenset(found)
 
 
 class _Absent:

@@ -25,6 +25,11 @@ class DeployTimeout(CfcdError):
     """A wait (stack, Deployed, invalidation) passed its deadline."""
 
 
+class KmsKeyDeniesStaging(CfcdError):
+    """The site bucket's KMS key would not let the staging distribution decrypt; the message names
+    the key and the key policy statement to add."""
+
+
 class ProbeFailed(CfcdError):
     """The staging release did not pass the probe before probeTimeoutSeconds."""
 
@@ -66,6 +71,7 @@ WORKFLOW_ERROR_NAMES: tuple[str, ...] = (
     "DeploymentInProgress",
     "StackFailed",
     "DeployTimeout",
+    "KmsKeyDeniesStaging",
     "ProbeFailed",
     DEPLOYMENT_REJECTED,
     APPROVAL_TIMED_OUT,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import boto3
 import click
 import pytest
 from click.testing import CliRunner
@@ -117,7 +118,17 @@ def test_no_pending_approval_is_explained(
     fake_aws.wait_until_finished(arn)
 
     result = runner.invoke(
-        cli, ["approve", "done", "--state-machine-arn", machine, "--table-name", approval_table.name]
+        cli,
+        [
+            "approve",
+            "done",
+            "--by",
+            "alice",
+            "--state-machine-arn",
+            machine,
+            "--table-name",
+            approval_table.name,
+        ],
     )
 
     assert result.exit_code == 3, result.output
@@ -130,3 +141,24 @@ def test_help_documents_the_exit_codes(cli: click.Group, runner: CliRunner) -> N
     assert result.exit_code == 0
     for line in ("0  decision recorded", "3  no pending approval", "4  already decided", "5  too late"):
         assert line in result.stdout
+
+
+def test_who_decides_is_required_and_recorded_with_the_callers_aws_identity(
+    fake_aws: FakeAws, approval_table: Any, cli: click.Group, runner: CliRunner
+) -> None:
+    # Given a release waiting for approval
+    request = release_waiting_for_approval(fake_aws, approval_table)
+
+    # When an operator approves without saying who they are, Then nothing is decided
+    refused = runner.invoke(cli, decide_args("approve", request, approval_table))
+    assert refused.exit_code == 2 and "Missing option '--by'" in refused.output
+    pending = get_request(approval_table, request.approval_id)
+    assert pending is not None and pending.status is ApprovalStatus.PENDING
+
+    # When they say it, Then the record keeps the name and the identity AWS vouches for
+    result = runner.invoke(cli, decide_args("approve", request, approval_table, "--by", "alice"))
+    assert result.exit_code == 0, result.output
+    caller = boto3.client("sts").get_caller_identity()["Arn"]
+    stored = get_request(approval_table, request.approval_id)
+    assert stored is not None and (stored.decided_by, stored.caller_arn) == ("alice", caller)
+    assert caller in result.stdout
