@@ -93,6 +93,14 @@ def _ssm_values_changed(stack: Any) -> bool:
     return False
 
 
+def created_resources(stack: Any) -> list[Any]:
+    """The resources the stack really created. moto's ``stack_resources`` creates every resource
+    it has not parsed yet, so reading it would provision a failed stack's resources anew."""
+    resource_map = stack.resource_map
+    parsed = resource_map._parsed_resources  # also holds the parameters and pseudo parameters
+    return [parsed[logical_id] for logical_id in resource_map._resource_json_map if logical_id in parsed]
+
+
 def stack_holding(backend: Any, physical_id: str) -> Any:
     """The live stack one of whose resources has this physical id."""
     for stack in backend.stacks.values():
@@ -100,7 +108,7 @@ def stack_holding(backend: Any, physical_id: str) -> Any:
             continue
         if any(
             getattr(resource, "physical_resource_id", None) == physical_id
-            for resource in stack.stack_resources
+            for resource in created_resources(stack)
         ):
             return stack
     # What AWS answers (the docs are silent; a known assumption).
@@ -119,7 +127,7 @@ def describe_stack_resources(original: Callable[[Any], Any], response: Any) -> A
     logical_id = response._get_param("LogicalResourceId")
     resources = [
         resource
-        for resource in stack.stack_resources
+        for resource in created_resources(stack)
         if logical_id is None or getattr(resource, "logical_resource_id", None) == logical_id
     ]
     return ActionResult({"StackResources": [StackResourceDTO(stack, resource) for resource in resources]})

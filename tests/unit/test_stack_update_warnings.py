@@ -89,6 +89,6 @@ def test_the_status_mail_carries_the_warnings_of_the_releases_output() -> None:
 
     # Then both warnings follow the first line
     first_line, stack_line, record_line = message.splitlines()[:3]
-    assert first_line == "The cfcd release 2.0.0 ended: SUCCEEDED."
+    assert first_line == 'The cfcd release "2.0.0" ended: SUCCEEDED.'
     assert stack_line == f"WARNING: {WARNING}"
     assert record_line.startswith("WARNING: the SSM parameter /cfcd/site/origin-path was not written")

@@ -25,6 +25,8 @@ from cfcd.local.faults import REGISTRY, STEP_FUNCTIONS_HISTORY_LIMIT, Fault
 from cfcd.local.lambda_runtime import InvokeResult
 from tests.unit.local.test_cloudfront_policies import distribution_config
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
+EXAMPLES = REPO_ROOT / "examples"
 pytestmark = pytest.mark.unit
 
 PATCHED = {
@@ -97,7 +99,7 @@ def test_another_moto_version_is_refused_with_a_clear_error(monkeypatch: pytest.
 
 
 def test_the_pinned_moto_is_the_patched_one() -> None:
-    pyproject = (Path(__file__).resolve().parents[3] / "pyproject.toml").read_text()
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
     assert f'"moto[server]=={moto_patches.MOTO_VERSION}"' in pyproject
     moto_patches.check_moto_version()
 
@@ -636,3 +638,42 @@ def test_sesv2_send_email_is_captured(mailbox: Path) -> None:
     )
 
     assert subjects(mailbox) == ["Rejected 2.0.0"]
+
+
+def test_describe_stack_resources_by_physical_id_leaves_a_failed_stack_alone() -> None:
+    # Given the site stack, and a staging stack whose policy CloudFront refused (weight 0.5)
+    # after its staging distribution was created
+    cfn, _, distribution_id = site_stack()
+    refused = (
+        (EXAMPLES / "staging-header.yaml")
+        .read_text()
+        .replace(
+            "Type: SingleHeader\n          SingleHeaderConfig:\n"
+            "            Header: aws-cf-cd-env\n            Value: staging",
+            "Type: SingleWeight\n          SingleWeightConfig:\n            Weight: 0.5",
+        )
+    )
+    parameters = {
+        "PrimaryDistributionId": distribution_id,
+        "StaticResourceBucketName": "site",
+        "OriginAccessControlId": "E3OACEXAMPLE01",
+        "OriginPath": "/2.0.0",
+    }
+    with pytest.raises(ClientError, match="weight"):
+        cfn.create_stack(
+            StackName="refused",
+            TemplateBody=refused,
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        )
+
+    other = client("cloudfront").create_distribution(DistributionConfig=distribution_config("no-stack"))
+
+    # When the stacks of the site's distribution and of one no stack made are looked up
+    found = cfn.describe_stack_resources(PhysicalResourceId=distribution_id)["StackResources"]
+    with pytest.raises(ClientError) as raised:
+        cfn.describe_stack_resources(PhysicalResourceId=other["Distribution"]["Id"])
+
+    # Then the answers are as without the failed stack: its refused policy is not provisioned
+    # again on the way (which would answer CloudFront's InvalidArgument instead)
+    assert [r["StackName"] for r in found] == ["site"]
+    assert error_code(raised) == "ValidationError"
