@@ -14,13 +14,16 @@ from botocore.exceptions import ClientError
 from cfcd_common import clients
 from cfcd_common.aws import error_code
 from cfcd_common.cloudfront import get_distribution
+from cfcd_common.cloudwatch import alarm_states
 from cfcd_common.errors import InvalidInput
 from cfcd_common.models import CopyStaging, DeploymentInput, StackStaging, TaskRequest, parse_deployment_input
+from cfcd_common.progressive import Progress, initial_progress
 from cfcd_common.stack_templates import check_template_body
 from cfcd_common.task import metrics, task_handler, tracer
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 HTTP3_VERSIONS = frozenset({"http3", "http2and3"})
 
@@ -34,6 +37,9 @@ class ValidatedDeployment(DeploymentInput):
     """The input with every default filled in, plus what later states need about the primary."""
 
     primaryDomainName: str
+    # A progressive release's steps so far (SetStepWeight and AnalyseStep rewrite it); a release
+    # without steps starts done.
+    progress: Progress
 
 
 @tracer.capture_method
@@ -72,11 +78,24 @@ def validate(client: CloudFrontClient, request: ValidateRequest) -> ValidatedDep
                 f"staging.overrides.originId: no origin {deployment.staging.overrides.originId!r} "
                 f"in {primary.id} (origins: {', '.join(origin_ids)})"
             )
-    return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name)
+    return ValidatedDeployment(
+        **dict(deployment),
+        primaryDomainName=primary.domain_name,
+        progress=initial_progress(deployment.traffic),
+    )
+
+
+def check_alarms(client: CloudWatchClient, deployment: DeploymentInput) -> None:
+    """An alarm that does not exist is never in ALARM: the analysis would watch nothing."""
+    names = deployment.analysis.alarmNames if deployment.analysis else []
+    missing = alarm_states(client, names).missing
+    if missing:
+        raise InvalidInput(f"analysis.alarmNames: no CloudWatch alarm {', '.join(missing)} in this region")
 
 
 @task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     validated = validate(clients.cloudfront(), ValidateRequest.model_validate(event))
+    check_alarms(clients.cloudwatch(), validated)
     metrics.add_metric(name="ReleasesValidated", unit=MetricUnit.Count, value=1)
     return validated.model_dump(mode="json")

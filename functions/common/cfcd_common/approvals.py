@@ -35,6 +35,7 @@ from pydantic.alias_generators import to_camel
 from cfcd_common.aws import error_code, refused_by_service
 from cfcd_common.errors import DEPLOYMENT_REJECTED
 from cfcd_common.models import ProbeReport, Stickiness
+from cfcd_common.progressive import StepReport
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -129,6 +130,10 @@ class ApprovalSummary(_CamelModel):
     changes_omitted: int = 0
     probe: ProbeReport
     traffic: TrafficSummary | None = None
+    # A progressive release's steps, each with its analyses (charted in the mail and page).
+    steps: list[StepReport] = Field(default_factory=list)
+    step_count: int = 0
+    max_error_rate: float | None = None
 
 
 class ApprovalRequest(_CamelModel):
