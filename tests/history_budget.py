@@ -151,7 +151,7 @@ class StepCycle:
     """The steps of a progressive release: wait loops run again for each step."""
 
     states: frozenset[str]
-    entry: str  # where the cycle is entered, and every step begins
+    entry: str  # where the cycle is entered: every step begins there
     repeats: int  # the most steps
     loops: tuple[Loop, ...]
 
@@ -240,7 +240,7 @@ def _longest(
 
 
 def step_events(definition: Definition, cycle: StepCycle, with_retries: bool = True) -> int:
-    """The most events one step writes: from the cycle's entry round to it again."""
+    """The most events one step writes: from the cycle's entry until it would begin again."""
     states = definition["States"]
     node_of = {name: name for name in cycle.states}
     weight = {name: state_events(states[name], with_retries) for name in cycle.states}
@@ -272,10 +272,7 @@ def worst_case_events(
         weight[loop.check] = loop.events
     for cycle in stepped:
         node_of.update(dict.fromkeys(cycle.states, cycle.entry))
-        # Every step at its worst, and the entry once more on the way out.
-        weight[cycle.entry] = cycle.repeats * step_events(definition, cycle, with_retries) + state_events(
-            states[cycle.entry], with_retries
-        )
+        weight[cycle.entry] = cycle.repeats * step_events(definition, cycle, with_retries)
     return EXECUTION_EVENTS + _longest(
         node_of,
         weight,

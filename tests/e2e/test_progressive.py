@@ -1,23 +1,16 @@
-"""Progressive releases on the local cloud: weight steps judged by the edge's CloudWatch metrics.
-
-Synthetic viewers load a page and its script through the edge, each a new browser (a cookie jar
-of its own: page and script come from the same side), while a release steps its weight up. The
-edge publishes every distribution's Requests and error rates to the local CloudWatch each second,
-so a bake of a few seconds has data to judge.
-"""
+"""Progressive releases on the local cloud: weight steps judged by the edge's CloudWatch metrics,
+while synthetic viewers load a page and its script (tests/progressive_support.py)."""
 
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cfcd.demo.viewer import Site, StickyViewer
-from cfcd.local.seed import SCRIPT, SeededSite, release_page, release_script
+from cfcd.local.seed import SCRIPT, SeededSite
 from cfcd_common.approvals import ApprovalRequest, Outcome, find_pending
 from cfcd_common.progressive import Progress
 from tests.conftest import LocalCloudHandle
@@ -32,67 +25,13 @@ from tests.e2e.release_support import (
     served,
     wait_for,
 )
+from tests.progressive_support import Viewers, make_progressive, release_folder
 
 pytestmark = pytest.mark.e2e
 
-STEPS = [
-    {"weight": 0.05, "bakeSeconds": 3},
-    {"weight": 0.10, "bakeSeconds": 3},
-    {"weight": 0.15, "bakeSeconds": 3},
-]
-# Analysed every second; a step needs 3 staging requests within 20 s (probeTimeoutSeconds).
-ANALYSIS = {"intervalSeconds": 1, "maxErrorRate": 0.05, "minRequests": 3}
-STICKINESS = {"idleTtl": 300, "maximumTtl": 600}
-VISIT_PAUSE_SECONDS = 0.02
-
-
-class Viewers:
-    """Browsers visiting the site one after the other, each loading the page and its script."""
-
-    def __init__(self, cloud: LocalCloudHandle, site: SeededSite) -> None:
-        self._site = Site(cloud.info.edge_endpoint, site.domain_name)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._visit, name="viewers", daemon=True)
-        self.visits = 0
-
-    def _visit(self) -> None:
-        while not self._stop.is_set():
-            browser = StickyViewer(self._site)
-            browser.get("/")
-            browser.get(f"/{SCRIPT}")
-            self.visits += 1
-            self._stop.wait(VISIT_PAUSE_SECONDS)
-
-    def __enter__(self) -> Viewers:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
-def release_folder(cloud: LocalCloudHandle, site: SeededSite, release: str) -> str:
-    """A release folder of the site's bucket of its own (an origin fault on it hits no other test)."""
-    folder = f"{release}-{uuid.uuid4().hex[:8]}"
-    s3 = cloud.client("s3")
-    s3.put_object(Bucket=site.bucket_name, Key=f"{folder}/index.html", Body=release_page(release).encode())
-    s3.put_object(Bucket=site.bucket_name, Key=f"{folder}/{SCRIPT}", Body=release_script(release).encode())
-    return folder
-
 
 def progressive_input(site: SeededSite, folder: str, release: str, **analysis: Any) -> dict[str, Any]:
-    document = copy_input(
-        site,
-        release,
-        {"type": "SingleWeight", "steps": STEPS, "stickiness": STICKINESS},
-        analysis={**ANALYSIS, **analysis},
-    )
-    document["staging"]["overrides"]["originPath"] = f"/{folder}"
-    # Staging gets 5 % of the viewers at first: enough samples that the probe sees it soon.
-    document["probe"]["samples"] = 100
-    document["timing"]["probeTimeoutSeconds"] = 20
-    return document
+    return make_progressive(copy_input(site, release, {}), folder, **analysis)
 
 
 def progress_of(release: Release) -> Progress:

@@ -70,7 +70,7 @@ def test_a_progressive_release_repeats_its_deployed_wait_and_bake_loop_once_per_
     definition, timing = load_asl(), contract_timing()
     # Then the steps form one cycle, entered once, run at most MAX_STEPS times
     [steps] = step_cycles(definition, timing)
-    assert (steps.entry, steps.repeats) == ("MoreSteps?", MAX_STEPS)
+    assert (steps.entry, steps.repeats) == ("SetStepWeight", MAX_STEPS)
     # And inside it only two paced loops: the step's Deployed wait and its bake, which analyses
     # at a fixed interval as often as the contract allows a step, not on the stretching schedule
     by_check = {loop.check: loop for loop in steps.loops}
@@ -81,7 +81,7 @@ def test_a_progressive_release_repeats_its_deployed_wait_and_bake_loop_once_per_
     without_steps = copy.deepcopy(definition)
     for name in steps.states:
         del without_steps["States"][name]
-    without_steps["States"]["StagingReady?"]["Choices"][0]["Next"] = "RequestApproval"
+    without_steps["States"]["StagingReady?"]["Choices"][1]["Next"] = "RequestApproval"
     added = worst_case_events(definition, timing) - worst_case_events(without_steps, timing)
     assert added >= MAX_STEPS * step_events(definition, steps)
 
