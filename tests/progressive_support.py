@@ -55,6 +55,21 @@ class Viewers:
         self._thread.join(timeout=10)
 
 
+def put_alarm(cloudwatch: Any, name: str, state: str, reason: str) -> None:
+    """A CloudWatch alarm of the application, in ``state`` (moto's SetAlarmState, as a test would)."""
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace="Site",
+        MetricName="Errors",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
 def release_folder(cloud: LocalCloudHandle, site: SeededSite, release: str) -> str:
     """A release folder of the site's bucket of its own (an origin fault on it hits no other test)."""
     folder = f"{release}-{uuid.uuid4().hex[:8]}"

@@ -25,7 +25,7 @@ from tests.e2e.release_support import (
     served,
     wait_for,
 )
-from tests.progressive_support import Viewers, make_progressive, release_folder
+from tests.progressive_support import Viewers, make_progressive, put_alarm, release_folder
 
 pytestmark = pytest.mark.e2e
 
@@ -94,17 +94,7 @@ def test_a_named_alarm_in_alarm_stops_a_release(cloud: LocalCloudHandle, site: S
     # Given an alarm of the application, OK for now, named by a healthy progressive release
     alarm = f"checkout-latency-{uuid.uuid4().hex[:8]}"
     cloudwatch = cloud.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="Checkout",
-        MetricName="Latency",
-        Statistic="Average",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1000,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="healthy")
+    put_alarm(cloudwatch, alarm, "OK", "healthy")
     folder = release_folder(cloud, site, "3.0.0")
     with Viewers(cloud, site):
         release = Release.start(cloud, progressive_input(site, folder, "3.0.0", alarmNames=[alarm]))

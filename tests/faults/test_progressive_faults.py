@@ -21,7 +21,7 @@ from tests.faults.support import (
     new_site,
     snapshot,
 )
-from tests.progressive_support import Viewers, make_progressive, release_folder
+from tests.progressive_support import Viewers, make_progressive, put_alarm, release_folder
 
 pytestmark = pytest.mark.faults
 
@@ -46,18 +46,7 @@ def test_cloudwatch_errors_and_throttled_step_calls_are_retried_and_the_release_
     site = new_site(cloud)
     before = snapshot(cloud, site.primary_distribution_id)
     alarm = f"healthy-{uuid.uuid4().hex[:8]}"
-    cloudwatch = cloud.client("cloudwatch")
-    cloudwatch.put_metric_alarm(
-        AlarmName=alarm,
-        Namespace="Site",
-        MetricName="Errors",
-        Statistic="Sum",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="fine")
+    put_alarm(cloud.client("cloudwatch"), alarm, "OK", "fine")
     document = make_progressive(copy_input(site), release_folder(cloud, site, "2.0.0"), alarmNames=[alarm])
     # And every call of the steps throttled once and answered 503 once, GetMetricData 503 past
     # boto3's own retries, and the second step's weight written with its answer lost

@@ -9,10 +9,10 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 
 from cfcd_common.approval_views import PAGE_HEADERS, SignedFormFields, confirmation_page
-from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, ApprovalSummary
-from cfcd_common.models import ProbeReport
+from cfcd_common.approvals import ApprovalRequest, ApprovalStatus
 from cfcd_common.progressive import AnalysisPoint, StepReport
 from cfcd_common.step_charts import step_chart
+from tests.unit.approval_support import sample_summary
 
 pytestmark = pytest.mark.unit
 
@@ -57,13 +57,8 @@ def test_a_chart_plots_both_rates_against_the_bake_with_the_limit_dashed() -> No
 
 def test_the_page_shows_a_chart_per_step_and_nothing_the_csp_would_block() -> None:
     # Given an approval of a release with two steps, whose release name tries to inject markup
-    summary = ApprovalSummary(
+    summary = sample_summary(
         release='<script>alert("x")</script>',
-        execution_name="r1",
-        primary_distribution_id="EPRIMARY",
-        staging_distribution_id="ESTAGING",
-        primary_domain_name="d1.cloudfront.net",
-        probe=ProbeReport(ok=True, summary="staging: all 2 checks passed", checks=[]),
         steps=[step(1, [(0.0, 0.0), (0.0, 0.0)]), step(2, [(0.0, 0.0)], passed=False)],
         step_count=3,
         max_error_rate=0.01,

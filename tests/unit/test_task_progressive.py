@@ -19,6 +19,7 @@ from functions.deploy_staging import app as deploy_staging
 from functions.enable_policy import app as enable_policy
 from functions.set_step_weight import app as set_step_weight
 from functions.validate_input import app as validate_input
+from tests.progressive_support import put_alarm
 from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event, use_client
 from tests.unit.lost_answers import create_primary, lose_answer
 
@@ -231,17 +232,7 @@ def test_a_healthy_step_passes_once_baked_with_both_rates_recorded(cloudwatch: A
 
 def test_a_step_whose_alarm_went_off_fails_the_release(cloudwatch: Any) -> None:
     publish(cloudwatch, "ESTAGING", MINUTE, 150, 0)
-    cloudwatch.put_metric_alarm(
-        AlarmName="checkout-latency",
-        Namespace="Checkout",
-        MetricName="Latency",
-        Statistic="Average",
-        Period=60,
-        EvaluationPeriods=1,
-        Threshold=1,
-        ComparisonOperator="GreaterThanThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName="checkout-latency", StateValue="ALARM", StateReason="too slow")
+    put_alarm(cloudwatch, "checkout-latency", "ALARM", "too slow")
     event = analyse_event(BAKING, alarmNames=["checkout-latency"])
     with pytest.raises(AnalysisFailed, match=r"checkout-latency: too slow"):
         analyse_step.lambda_handler(event, FakeLambdaContext())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import boto3
 import pytest
@@ -78,16 +77,17 @@ def test_each_distribution_publishes_requests_and_error_rates_as_cloudfront_does
 
 
 @pytest.fixture
-def s3() -> Iterator[Any]:
+def origin() -> Iterator[None]:
+    """The S3 origin: both releases' pages in moto's S3."""
     with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        for release in ("1.0.0", "2.0.0"):
-            client.put_object(Bucket=BUCKET, Key=f"{release}/index.html", Body=b"<h1>App</h1>")
-        yield client
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        for key in ("1.0.0/index.html", "2.0.0/index.html"):
+            s3.put_object(Bucket=BUCKET, Key=key, Body=b"<h1>App</h1>")
+        yield
 
 
-def test_staging_traffic_counts_under_the_staging_distributions_own_id(s3: Any) -> None:
+def test_staging_traffic_counts_under_the_staging_distributions_own_id(origin: None) -> None:
     # Given a primary sending half its viewers to staging; the draws: staging, primary, staging, primary
     primary, staging = distribution(), staging_of()
     view = FakeEdgeView()
