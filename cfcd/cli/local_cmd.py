@@ -54,6 +54,13 @@ def _parse_overrides(values: tuple[str, ...]) -> dict[str, str]:
     help="How long a CloudFront change stays InProgress.",
 )
 @click.option(
+    "--metrics-seconds",
+    type=click.FloatRange(min=0.1),
+    default=1.0,
+    show_default=True,
+    help="How often the edge publishes CloudFront's metrics (Requests, error rates) to CloudWatch.",
+)
+@click.option(
     "--port", type=click.IntRange(0, 65535), default=0, help="AWS endpoint port (0: any free port)."
 )
 @click.option("--edge-port", type=click.IntRange(0, 65535), default=0, help="Edge port (0: any free port).")
@@ -71,6 +78,7 @@ def _parse_overrides(values: tuple[str, ...]) -> dict[str, str]:
 def up(
     seed_site: bool,
     propagation_seconds: float,
+    metrics_seconds: float,
     port: int,
     edge_port: int,
     template: Path,
@@ -96,6 +104,7 @@ def up(
         state_dir=state_dir,
         template_path=template,
         propagation_seconds=propagation_seconds,
+        metrics_seconds=metrics_seconds,
         seed=seed_site,
         aws_port=port,
         edge_port=edge_port,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from cfcd.client.execution_view import ExecutionView, StepStatus, StepView
+from cfcd.client.execution_view import ExecutionView, ProgressView, StepStatus, StepView
 from cfcd_common.formatting import format_duration
 from cfcd_common.primary_stack import warning_lines
 
@@ -53,6 +53,24 @@ def _step_note(step: StepView, execution_name: str) -> str:
     return ", ".join(notes)
 
 
+def _percent(fraction: float) -> str:
+    return f"{fraction * 100:.2f} %"
+
+
+def progress_line(progress: ProgressView) -> str:
+    """Where a progressive release is, e.g. `step 2 of 3, weight 0.1: baking, 1m 20s left; ...`."""
+    where = f"step {progress.step} of {progress.steps}, weight {progress.weight:g}: {progress.state}"
+    if progress.bake_seconds_left is not None:
+        where += f", {format_duration(progress.bake_seconds_left)} left"
+    latest = progress.latest
+    if latest is None:
+        return where
+    return (
+        f"{where}; 5xx staging {_percent(latest.stagingErrorRate)} of {latest.stagingRequests} requests, "
+        f"primary {_percent(latest.primaryErrorRate)} of {latest.primaryRequests} (last {latest.at} s)"
+    )
+
+
 def render_lines(view: ExecutionView, now: datetime | None = None, colour: bool = True) -> list[str]:
     """The view as lines of text (ANSI colours when ``colour``)."""
     now = now or datetime.now(UTC)
@@ -72,6 +90,8 @@ def render_lines(view: ExecutionView, now: datetime | None = None, colour: bool 
         note = _step_note(step, view.name)
         line = f"  {style(mark, fg)} {step.name.ljust(width)}  {elapsed:>8}"
         lines.append((line + "  " + style(note, fg) if note else line).rstrip())
+    if view.progress is not None:
+        lines.append(f"  progressive: {progress_line(view.progress)}")
     if view.finished and view.error:
         cause = f": {_shorten(view.cause)}" if view.cause else ""
         lines.append(style(f"  {view.status}: {view.error}{cause}", "red"))

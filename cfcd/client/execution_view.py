@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
 from cfcd_common.formatting import split_rollback_note
 from cfcd_common.primary_stack import release_warnings_in
+from cfcd_common.progressive import AnalysisPoint, Progress
 
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
@@ -63,6 +64,19 @@ class StepView(BaseModel):
     cause: str | None = None
 
 
+class ProgressView(BaseModel):
+    """Where a progressive release is: its current (or last) step and that step's latest analysis."""
+
+    step: int  # 1-based
+    steps: int
+    weight: float
+    state: Literal["deploying", "baking", "passed"]
+    passed: int  # steps passed so far
+    bake_ends: datetime | None = None
+    bake_seconds_left: int | None = None  # while it bakes
+    latest: AnalysisPoint | None = None  # error rates are fractions (0.01 = 1 %)
+
+
 class ExecutionView(BaseModel):
     execution_arn: str
     name: str
@@ -74,6 +88,7 @@ class ExecutionView(BaseModel):
     rollback: str | None = None  # how a failed release's rollback ended, and when
     warnings: list[str] = []  # cfcd_common.primary_stack: what a stack update would undo
     steps: list[StepView]
+    progress: ProgressView | None = None  # a progressive release (traffic.steps) that has begun its steps
     console_url: str | None = None
 
     @property
@@ -117,17 +132,69 @@ def readable_cause(cause: str | None) -> str | None:
     return cause
 
 
+# The state that writes the progress of a progressive release writes it here (SetStepWeight,
+# AnalyseStep); its exit event's output carries it.
+PROGRESS_PATH = "$.progress"
+
+
+def progress_view(
+    definition: Mapping[str, Any], events: Iterable[Mapping[str, Any]], running: bool, now: datetime
+) -> ProgressView | None:
+    """The latest progress a state wrote to ``$.progress``, as the step it is at."""
+    writers = {
+        name
+        for name, state in definition.get("States", {}).items()
+        if state.get("ResultPath") == PROGRESS_PATH
+    }
+    latest: str | None = None
+    for event in events:
+        exited = event.get("stateExitedEventDetails", {})
+        if exited.get("name") in writers and exited.get("output"):
+            latest = exited["output"]
+    if latest is None:
+        return None
+    progress = Progress.model_validate(json.loads(latest)["progress"])
+    if not progress.steps:
+        return None
+    step = progress.steps[-1]
+    bake_ends = (
+        datetime.fromtimestamp(step.bakeStartedAt, UTC) + timedelta(seconds=step.bakeSeconds)
+        if step.bakeStartedAt is not None
+        else None
+    )
+    state: Literal["deploying", "baking", "passed"] = (
+        "passed" if step.passedAt is not None else "baking" if bake_ends is not None else "deploying"
+    )
+    left = (
+        max(0, int((bake_ends - now).total_seconds()))
+        if bake_ends and state == "baking" and running
+        else None
+    )
+    return ProgressView(
+        step=step.number,
+        steps=progress.stepCount,
+        weight=step.weight,
+        state=state,
+        passed=sum(report.passedAt is not None for report in progress.steps),
+        bake_ends=bake_ends,
+        bake_seconds_left=left,
+        latest=step.latest,
+    )
+
+
 def build_view(
     definition: Mapping[str, Any],
     execution: Mapping[str, Any],
     events: Iterable[Mapping[str, Any]],
     console_url: str | None = None,
+    now: datetime | None = None,
 ) -> ExecutionView:
     """Fold the history events into one :class:`StepView` per top-level state.
 
     ``execution`` is a DescribeExecution response, ``events`` GetExecutionHistory's events in
-    order (oldest first).
+    order (oldest first); ``now`` (default: the clock) says how much of a bake is left.
     """
+    events = list(events)
     states: Mapping[str, Any] = definition.get("States", {})
     steps = {
         name: StepView(name=name, type=str(states[name].get("Type", "")))
@@ -191,6 +258,9 @@ def build_view(
         warnings=release_warnings_in(last_output),
         steps=list(steps.values()),
         console_url=console_url,
+        progress=progress_view(
+            definition, events, status not in FINAL_EXECUTION_STATUSES, now or datetime.now(UTC)
+        ),
     )
 
 

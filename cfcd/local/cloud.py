@@ -20,6 +20,7 @@ from cfcd.local import cloudfront, lambda_packages, lambda_runtime, mail
 from cfcd.local.aws import AwsEndpoint, ControlHooks
 from cfcd.local.deploy import Deployer, DeployResult
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
+from cfcd.local.edge.metrics import DEFAULT_INTERVAL_SECONDS, EdgeMetrics, MotoCloudWatchSink
 from cfcd.local.function_urls import FunctionUrls
 from cfcd.local.lambda_runtime import LambdaRuntime
 from cfcd.local.seed import BUCKET_NAME, SeededSite, seed_site
@@ -60,6 +61,8 @@ class LocalCloud:
     state_dir: Path
     template_path: Path | None = Path("template.yaml")
     propagation_seconds: float = 0.0
+    # How often the edge publishes its CloudFront metrics to the local CloudWatch.
+    metrics_seconds: float = DEFAULT_INTERVAL_SECONDS
     seed: bool = False
     host: str = "127.0.0.1"
     aws_port: int = 0
@@ -98,7 +101,13 @@ class LocalCloud:
         self._aws = AwsEndpoint(host=self.host, port=self.aws_port, hooks=hooks)
         self._aws.start()
         cloudfront.set_propagation_seconds(self.propagation_seconds)
-        self._edge = EdgeServer(cloudfront.edge_view(), MotoS3OriginReader(), self.host, self.edge_port)
+        self._edge = EdgeServer(
+            cloudfront.edge_view(),
+            MotoS3OriginReader(),
+            self.host,
+            self.edge_port,
+            metrics=EdgeMetrics(MotoCloudWatchSink(), self.metrics_seconds),
+        )
         self._edge.start()
         hooks.edge = self._edge
         mail.activate(self.state_dir / "mail")

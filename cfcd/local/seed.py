@@ -1,8 +1,9 @@
 """``--seed-site``: the seed article's site, ready for a release.
 
-An S3 bucket with three releases (``1.0.0/``, ``2.0.0/``, ``3.0.0/`` each with an ``index.html``),
-an origin access control, an OAC-style bucket policy for the primary distribution, and the
-primary distribution serving ``/1.0.0`` with the managed CachingDisabled cache policy.
+An S3 bucket with four releases (``1.0.0/`` ... ``4.0.0/``, each an ``index.html`` and the
+``app.js`` it loads, so a viewer can fetch a page and its script), an origin access control, an
+OAC-style bucket policy for the primary distribution, and the primary distribution serving
+``/1.0.0`` with the managed CachingDisabled cache policy.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import boto3
 from pydantic import BaseModel, ConfigDict, Field
 
 CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
-RELEASES = ("1.0.0", "2.0.0", "3.0.0")
+RELEASES = ("1.0.0", "2.0.0", "3.0.0", "4.0.0")
+SCRIPT = "app.js"
 BUCKET_NAME = "cfcd-seed-site"
 ORIGIN_ID = "site-bucket"
 
@@ -34,10 +36,15 @@ def release_page(release: str) -> str:
     return (
         "<!doctype html>\n"
         '<html lang="en">\n'
-        f'<head><meta charset="utf-8"><title>App {release}</title></head>\n'
+        f'<head><meta charset="utf-8"><title>App {release}</title>'
+        f'<script src="/{SCRIPT}" defer></script></head>\n'
         f"<body><h1>v{major} App</h1><p>Release {release}</p></body>\n"
         "</html>\n"
     )
+
+
+def release_script(release: str) -> str:
+    return f'document.body.dataset.release = "{release}";\n'
 
 
 def bucket_policy(bucket: str, account_id: str, distribution_ids: list[str]) -> str:
@@ -84,6 +91,12 @@ def seed_site(endpoint_url: str, region: str = "us-east-1", bucket: str = BUCKET
             Key=f"{release}/index.html",
             Body=release_page(release).encode(),
             ContentType="text/html; charset=utf-8",
+        )
+        s3.put_object(
+            Bucket=bucket,
+            Key=f"{release}/{SCRIPT}",
+            Body=release_script(release).encode(),
+            ContentType="text/javascript; charset=utf-8",
         )
 
     oac = cloudfront.create_origin_access_control(

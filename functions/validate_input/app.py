@@ -25,6 +25,7 @@ from cfcd_common.cloudfront import (
     locked_differences,
     origin_path_of,
 )
+from cfcd_common.cloudwatch import alarm_states
 from cfcd_common.errors import InvalidInput
 from cfcd_common.models import (
     UPDATABLE_WHILE_POLICY_ATTACHED,
@@ -37,6 +38,7 @@ from cfcd_common.models import (
     parse_deployment_input,
 )
 from cfcd_common.primary_stack import PrimaryStack, find_primary_stack, stack_update_warning
+from cfcd_common.progressive import Progress, initial_progress
 from cfcd_common.release_history import RestorePlan, plan_restore, read_history, recorded_config
 from cfcd_common.settings import Settings, TableSettings
 from cfcd_common.stack_templates import check_template_body
@@ -45,6 +47,7 @@ from cfcd_common.task import metrics, task_handler, tracer
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ssm import SSMClient
 
@@ -72,6 +75,9 @@ class ValidatedDeployment(DeploymentInput):
     # The CloudFormation stack that made the primary, and what its next update does to a promotion.
     primaryStack: PrimaryStack | None = None
     stackUpdateWarning: str | None = None
+    # A progressive release's steps so far (SetStepWeight and AnalyseStep rewrite it); a release
+    # without steps starts done.
+    progress: Progress
 
 
 def resolve_restore(
@@ -171,7 +177,12 @@ def validate(
             )
     if isinstance(deployment.staging, CopyStaging) and deployment.promotion.originPathParameter:
         _check_promoted_origin_path(primary, deployment.staging)
-    return ValidatedDeployment(**dict(deployment), primaryDomainName=primary.domain_name, restoring=plan)
+    return ValidatedDeployment(
+        **dict(deployment),
+        primaryDomainName=primary.domain_name,
+        restoring=plan,
+        progress=initial_progress(deployment.traffic),
+    )
 
 
 @tracer.capture_method
@@ -223,11 +234,20 @@ def with_primary_stack(
     return deployment.model_copy(update={"primaryStack": stack, "stackUpdateWarning": warning})
 
 
+def check_alarms(client: CloudWatchClient, deployment: DeploymentInput) -> None:
+    """An alarm that does not exist is never in ALARM: the analysis would watch nothing."""
+    names = deployment.analysis.alarmNames if deployment.analysis else []
+    missing = alarm_states(client, names).missing
+    if missing:
+        raise InvalidInput(f"analysis.alarmNames: no CloudWatch alarm {', '.join(missing)} in this region")
+
+
 @task_handler()
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = ValidateInputSettings.from_environment()
     validated = validate(clients.cloudfront(), ValidateRequest.model_validate(event))
     check_origin_path_parameter(clients.ssm(), settings.origin_path_parameter_prefix, validated)
     validated = with_primary_stack(clients.cloudformation(), validated)
+    check_alarms(clients.cloudwatch(), validated)
     metrics.add_metric(name="ReleasesValidated", unit=MetricUnit.Count, value=1)
     return validated.model_dump(mode="json")

@@ -11,7 +11,8 @@
 - A release that does reach the history limit fails as AWS fails it (States.Runtime, no Catch),
   and the CleanupRelease rule undoes what it left.
 - The largest state a promoted release carries, on a distribution with 25 origins and 25 cache
-  behaviours, stays far below the 256 KiB payload quota.
+  behaviours, stays far below the 256 KiB payload quota; a three-step progressive release too,
+  whose state carries every analysis of every step.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cfcd.local.stepfunctions_quotas import history_limit_cause
 from tests.conftest import LocalCloudHandle
 from tests.faults.support import Release, Verdict, check_invariant, copy_input, new_site, snapshot, wait_for
 from tests.history_budget import contract_timing, loops, max_checks, state_events, worst_case_events
+from tests.progressive_support import Viewers, make_progressive, release_folder
 
 pytestmark = pytest.mark.faults
 
@@ -215,4 +217,25 @@ def test_a_promoted_release_of_a_25_origin_25_behaviour_distribution_carries_und
 
     # Then no state input or output, task parameters or result, comes near the payload quota
     size, where = max(payloads(history(release)))
+    assert size < PAYLOAD_CEILING_BYTES, f"{size} bytes at event {where}"
+
+
+def test_a_promoted_three_step_release_of_a_25_origin_25_behaviour_distribution_carries_under_64_kib(
+    cloud: LocalCloudHandle,
+) -> None:
+    # Given a primary with 25 origins and 25 cache behaviours, viewers browsing it
+    site = new_site(cloud)
+    widen(cloud, site)
+    document = make_progressive(copy_input(site), release_folder(cloud, site, "2.0.0"))
+
+    # When a three-step release of it passes its steps, is approved and promoted
+    with Viewers(cloud, site):
+        release = Release(cloud, document)
+        release.approve()
+        assert release.finished()["status"] == "SUCCEEDED"
+
+    # Then no state input or output, task parameters or result, comes near the payload quota
+    events = history(release)
+    assert len(entered(events, "SetStepWeight")) == 3
+    size, where = max(payloads(events))
     assert size < PAYLOAD_CEILING_BYTES, f"{size} bytes at event {where}"

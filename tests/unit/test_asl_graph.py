@@ -162,8 +162,10 @@ def strongly_connected(names: list[str]) -> list[set[str]]:
 
 def test_every_loop_has_a_deadline_and_waits_as_long_as_the_input_says() -> None:
     loops = strongly_connected(list(STATES))
-    # stack, Deployed, probe, promotion, starting the invalidation, invalidation, rollback Deployed
-    assert len(loops) == 7
+    # stack, Deployed, probe, promotion, starting the invalidation, invalidation, rollback Deployed,
+    # and the progressive steps (each step's Deployed wait and its bake, which ends with the bake
+    # or at timing.probeTimeoutSeconds: cfcd_common.progressive)
+    assert len(loops) == 8
     for loop in loops:
         deadline_checks = [
             name

@@ -14,12 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from cfcd_common.models import MAX_ANALYSES_PER_STEP, MAX_STEPS
 from tests.history_budget import (
     HISTORY_LIMIT,
     UnpacedLoop,
     contract_timing,
     loops,
     max_checks,
+    step_cycles,
+    step_events,
     worst_case_events,
 )
 from tests.unit.conftest import load_asl
@@ -37,6 +40,7 @@ def test_a_release_with_the_most_demanding_timing_fits_the_history_quota() -> No
         "$.timing.pollSeconds": 1,
         "$.timing.deployTimeoutSeconds": DAY,
         "$.timing.probeTimeoutSeconds": DAY,
+        "$.traffic.steps": MAX_STEPS,
     }
     # When every loop on the longest path polls to its deadline and every Task retries all it may
     worst = worst_case_events(definition, timing)
@@ -48,12 +52,49 @@ def test_the_readme_states_the_budget_the_arithmetic_gives() -> None:
     definition, timing = load_asl(), contract_timing()
     text = " ".join(README.read_text().split())
     loop = loops(definition, timing)[0]
+    [steps] = step_cycles(definition, timing)
+    bake = next(loop for loop in steps.loops if loop.check == "AnalyseStep")
     for figure in (
         f"at most {loop.checks} checks",
         f"{loop.events:,} events",
         f"{worst_case_events(definition, timing):,} events",
+        f"{bake.checks} analyses",
+        f"{bake.events:,} events",
+        f"{steps.repeats} steps of {step_events(definition, steps):,} events",
     ):
         assert figure in text, f"README's History budget should say {figure!r}"
+
+
+def test_a_progressive_release_repeats_its_deployed_wait_and_bake_loop_once_per_step() -> None:
+    # Given the ASL and the contract's most demanding timing
+    definition, timing = load_asl(), contract_timing()
+    # Then the steps form one cycle, entered once, run at most MAX_STEPS times
+    [steps] = step_cycles(definition, timing)
+    assert (steps.entry, steps.repeats) == ("SetStepWeight", MAX_STEPS)
+    # And inside it only two paced loops: the step's Deployed wait and its bake, which analyses
+    # at a fixed interval as often as the contract allows a step, not on the stretching schedule
+    by_check = {loop.check: loop for loop in steps.loops}
+    assert set(by_check) == {"CheckStepDeployed", "AnalyseStep"}
+    assert by_check["AnalyseStep"].checks == MAX_ANALYSES_PER_STEP
+    assert by_check["CheckStepDeployed"].checks == max_checks(1, DAY)
+    # And all steps at their worst still fit with the rest of the release
+    without_steps = copy.deepcopy(definition)
+    for name in steps.states:
+        del without_steps["States"][name]
+    for rule in without_steps["States"]["StagingReady?"]["Choices"]:
+        if rule["Next"] == steps.entry:
+            rule["Next"] = "RequestApproval"
+    added = worst_case_events(definition, timing) - worst_case_events(without_steps, timing)
+    assert added >= MAX_STEPS * step_events(definition, steps)
+
+
+def test_a_cycle_of_loops_that_names_no_step_list_is_refused() -> None:
+    # Given the ASL whose SetStepWeight no longer says which list it goes through
+    definition = copy.deepcopy(load_asl())
+    del definition["States"]["SetStepWeight"]["Parameters"]["Payload"]["steps.$"]
+    # Then the budget cannot bound the cycle and refuses it
+    with pytest.raises(UnpacedLoop, match="steps"):
+        worst_case_events(definition, contract_timing())
 
 
 def test_no_allowed_timing_checks_more_often_than_the_shortest_poll_over_the_longest_timeout() -> None:

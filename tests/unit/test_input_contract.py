@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from cfcd_common.errors import InvalidInput
-from cfcd_common.models import DeploymentInput, RestoreStaging, input_json_schema, parse_deployment_input
+from cfcd_common.models import (
+    DeploymentInput,
+    RestoreStaging,
+    WeightTraffic,
+    input_json_schema,
+    parse_deployment_input,
+)
 from tests.unit.conftest import EVENTS, load_event
 
 pytestmark = pytest.mark.unit
@@ -19,9 +25,10 @@ EXAMPLES = sorted(path.name for path in EVENTS.glob("input_*.json"))
 Mutation = Callable[[dict[str, Any]], None]
 
 
-def test_the_four_readme_examples_exist() -> None:
+def test_the_readme_examples_exist() -> None:
     assert EXAMPLES == [
         "input_copy_header.json",
+        "input_copy_steps.json",
         "input_copy_weight.json",
         "input_stack_header.json",
         "input_stack_weight.json",
@@ -73,6 +80,24 @@ def test_a_restore_needs_only_the_distribution_and_is_manual_unless_asked() -> N
     )
     assert isinstance(automatic.staging, RestoreStaging)
     assert (automatic.approval.mode, automatic.staging.release) == ("auto", "2.0.0")
+
+
+def test_a_progressive_release_is_analysed_with_defaults_unless_it_says_otherwise() -> None:
+    raw = load_event("input_copy_steps.json")
+    given = parse_deployment_input(raw)
+    del raw["analysis"]
+    defaulted = parse_deployment_input(raw)
+    assert given.analysis is not None and given.analysis.alarmNames == ["checkout-latency"]
+    assert defaulted.analysis is not None
+    assert defaulted.analysis.model_dump() == {
+        "intervalSeconds": 60,
+        "maxErrorRate": 0.01,
+        "minRequests": 100,
+        "alarmNames": [],
+    }
+    assert isinstance(given.traffic, WeightTraffic) and given.traffic.first_weight == 0.01
+    # A release without steps carries no analysis
+    assert parse_deployment_input(load_event("input_copy_weight.json")).analysis is None
 
 
 def test_release_label_defaults_to_the_origin_path_or_stack_name() -> None:
@@ -384,6 +409,80 @@ INVALID: list[tuple[str, str, Mutation, str]] = [
         "copy_header",
         setter("staging", {"mode": "restore", "release": ""}),
         "staging.release: String should have at least 1",
+    ),
+    (
+        "weight and steps",
+        "copy_steps",
+        setter("traffic.weight", 0.1),
+        "traffic: exactly one of weight and steps is required",
+    ),
+    (
+        "neither weight nor steps",
+        "copy_steps",
+        remover("traffic.steps"),
+        "traffic: exactly one of weight and steps is required",
+    ),
+    (
+        "steps not growing",
+        "copy_steps",
+        setter("traffic.steps", [{"weight": 0.05, "bakeSeconds": 60}, {"weight": 0.05, "bakeSeconds": 60}]),
+        "traffic.steps: weights must be strictly increasing, got [0.05, 0.05]",
+    ),
+    (
+        "step weight high",
+        "copy_steps",
+        setter("traffic.steps", [{"weight": 0.2, "bakeSeconds": 60}]),
+        "traffic.steps.0.weight: Input should be less than or equal to 0.15",
+    ),
+    (
+        "step weight zero",
+        "copy_steps",
+        setter("traffic.steps", [{"weight": 0, "bakeSeconds": 60}]),
+        "traffic.steps.0.weight: Input should be greater than 0",
+    ),
+    (
+        "bake zero",
+        "copy_steps",
+        setter("traffic.steps", [{"weight": 0.1, "bakeSeconds": 0}]),
+        "traffic.steps.0.bakeSeconds: Input should be greater than or equal to 1",
+    ),
+    ("no steps", "copy_steps", setter("traffic.steps", []), "traffic.steps: List should have at least 1"),
+    (
+        "too many steps",
+        "copy_steps",
+        setter("traffic.steps", [{"weight": w / 100, "bakeSeconds": 60} for w in range(1, 6)]),
+        "traffic.steps: List should have at most 4",
+    ),
+    (
+        # Step Functions' history quota: a step is analysed at most 33 times.
+        "analysed too often",
+        "copy_steps",
+        setter("analysis.intervalSeconds", 20),
+        "analysis.intervalSeconds: must be at least max(bakeSeconds, timing.probeTimeoutSeconds) / 30 = 30 s",
+    ),
+    (
+        "analysis without steps",
+        "copy_weight",
+        setter("analysis", {"maxErrorRate": 0.02}),
+        "analysis: only a release with traffic.steps is analysed",
+    ),
+    (
+        "error rate as a percentage",
+        "copy_steps",
+        setter("analysis.maxErrorRate", 5),
+        "analysis.maxErrorRate: Input should be less than or equal to 1",
+    ),
+    (
+        "no requests needed",
+        "copy_steps",
+        setter("analysis.minRequests", 0),
+        "analysis.minRequests: Input should be greater than or equal to 1",
+    ),
+    (
+        "too many alarms",
+        "copy_steps",
+        setter("analysis.alarmNames", [f"alarm-{n}" for n in range(101)]),
+        "analysis.alarmNames: List should have at most 100",
     ),
 ]
 

@@ -188,6 +188,40 @@ def test_a_weight_policy_mail_explains_the_stickiness_cookie(world: World) -> No
     assert world.table.scan()["Items"][0]["summary"]["traffic"]["weight"] == Decimal("0.15")
 
 
+def test_a_progressive_release_mail_charts_every_step_at_the_weight_in_force(world: World) -> None:
+    # Given a release whose policy went live at 1 % and then passed a second step at 5 %
+    traffic = {"type": "SingleWeight", "weight": 0.01, "stickiness": {"idleTtl": 300, "maximumTtl": 600}}
+    point = {"at": 60, "stagingRequests": 120, "stagingErrorRate": 0.0, "primaryRequests": 9000}
+    timing = {"bakeSeconds": 60, "startedAt": 1, "bakeStartedAt": 2, "passedAt": 70}
+    analyses = [{**point, "primaryErrorRate": 0.0015}]
+    steps = [
+        {"number": number, "weight": weight, **timing, "analyses": analyses}
+        for number, weight in ((1, 0.01), (2, 0.05))
+    ]
+    progress = {"stepCount": 2, "current": 2, "done": True, "stepPassed": True, "steps": steps}
+    analysis = {"intervalSeconds": 60, "maxErrorRate": 0.01, "minRequests": 100, "alarmNames": []}
+
+    # When the approval is requested
+    app.lambda_handler(
+        world.event(traffic=traffic, progress=progress, analysis=analysis), FakeLambdaContext()
+    )
+
+    # Then the mail tells the weight in force now, and how each step went
+    [mail] = world.sns_mails()
+    assert "about 5% of viewers" in mail.text
+    assert (
+        "Step 2 of 2, weight 0.05, bake 60 s, passed after 1 analyses: 5xx staging 0.00 % of 120 requests, "
+        "primary 0.15 % of 9000 requests over 60 s"
+    ) in mail.text
+    # and the HTML mail charts each step
+    [html_mail] = world.ses_mails()
+    assert html_mail.html is not None and html_mail.html.count("<svg") == 2
+    # and the steps survive the DynamoDB round trip (Decimal)
+    stored = world.table.scan()["Items"][0]["summary"]
+    assert stored["steps"][1]["analyses"][0]["primaryErrorRate"] == Decimal("0.0015")
+    assert stored["maxErrorRate"] == Decimal("0.01")
+
+
 def test_without_a_sender_only_sns_mails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     # Given no SES sender configured (the template's optional parameter left empty)
     monkeypatch.setenv("SENDER_EMAIL", "")

@@ -99,7 +99,7 @@ def test_first_release_creates_attaches_and_enables_the_policy(
     # Then the policy sends the weight to staging, is attached, and staging may read the bucket
     stubber.assert_no_pending_responses()
     assert result["policyId"] == POLICY_ID
-    assert result["traffic"] == WEIGHT
+    assert result["traffic"] == {**WEIGHT, "steps": None}  # a policy has one weight, never steps
     assert result["stagingDomainName"] == STAGING_DOMAIN
     assert result["bucketsAllowed"] == [BUCKET]
     # And Promote will refuse if anyone changes either distribution after this point

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 from cfcd.local.edge import pages
 from cfcd.local.edge.cache import EdgeCache, cache_ttl
 from cfcd.local.edge.deployment import ContinuousDeploymentRouter, RoutingDecision
+from cfcd.local.edge.metrics import EdgeMetrics
 from cfcd.local.edge.origin import OriginBucketNotFound, OriginObject, OriginReader, bucket_of_origin
 from cfcd.local.edge.routing import behavior_for, distribution_host, origin_for, origin_key_path
 from cfcd.local.edge_view import EdgeView
@@ -45,7 +46,9 @@ class EdgeServer:
     Viewers name the distribution in the ``Host`` header (its ``*.cloudfront.net`` domain or an
     alias) or connect to ``<label>.cloudfront.localhost:<port>``. Only the propagated state the
     view reports is used. ``rng``, ``clock`` (epoch seconds) and ``session_secret`` are there
-    so tests can control the weight draw, time, and the stickiness cookie.
+    so tests can control the weight draw, time, and the stickiness cookie. With ``metrics``, every
+    answer of a distribution counts towards its CloudFront metrics (a staging distribution's
+    under its own id), which ``metrics`` publishes while the server runs.
 
     Test hooks: :meth:`inject_origin_status` / :meth:`clear_origin_faults` make the origin answer
     with an HTTP status for keys under a path prefix; :meth:`send_all_traffic_to_primary` plays
@@ -63,8 +66,10 @@ class EdgeServer:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.time,
         session_secret: bytes | None = None,
+        metrics: EdgeMetrics | None = None,
     ) -> None:
         self._view = view
+        self._metrics = metrics
         self._origin = origin
         self._clock = clock
         self._address = (host, port)
@@ -84,6 +89,8 @@ class EdgeServer:
     def start(self) -> None:
         if self._httpd is not None:
             raise RuntimeError("edge server already started")
+        if self._metrics is not None:
+            self._metrics.start()
         httpd = _EdgeHTTPServer(self._address, _EdgeRequestHandler)
         httpd.edge = self
         self._httpd = httpd
@@ -102,6 +109,8 @@ class EdgeServer:
         if thread is not None:
             thread.join(timeout=5)
         self._httpd = self._thread = None
+        if self._metrics is not None:
+            self._metrics.stop()
 
     def __enter__(self) -> EdgeServer:
         self.start()
@@ -158,11 +167,18 @@ class EdgeServer:
         if distribution is None or distribution.staging or not distribution.enabled:
             return self._error_page(403, pages.UNKNOWN_HOST, request_id)
         if method not in SERVED_METHODS:
-            return self._error_page(403, pages.METHOD_NOT_ALLOWED, request_id)
+            return self._counted(
+                distribution.distribution_id, self._error_page(403, pages.METHOD_NOT_ALLOWED, request_id)
+            )
         decision = self._router.route(distribution, headers, headers.get("cookie"))
         response = self._serve(decision, urlsplit(target).path or "/", headers, request_id)
         if decision.set_cookie:
             response.headers.append(("Set-Cookie", decision.set_cookie))
+        return self._counted(decision.distribution.distribution_id, response)
+
+    def _counted(self, distribution_id: str, response: EdgeResponse) -> EdgeResponse:
+        if self._metrics is not None:
+            self._metrics.record(distribution_id, response.status)
         return response
 
     def _serve(

@@ -33,7 +33,8 @@ from cfcd_common.approvals import (
 from cfcd_common.cloudfront import get_distribution, traffic_from_config
 from cfcd_common.config_diff import diff_configs
 from cfcd_common.errors import InvalidInput
-from cfcd_common.models import ProbeReport, describe_errors
+from cfcd_common.models import Analysis, ProbeReport, describe_errors
+from cfcd_common.progressive import Progress
 from cfcd_common.settings import ApprovalSettings, TopicSettings
 
 if TYPE_CHECKING:
@@ -81,6 +82,8 @@ class RequestApprovalInput(BaseModel):
     approval_timeout_seconds: int = Field(alias="approvalTimeoutSeconds", gt=0)
     traffic: TrafficSummary | None = None
     probe: ProbeReport
+    progress: Progress | None = None
+    analysis: Analysis | None = None
     release: str = Field(min_length=1)
     stack_update_warning: str | None = Field(default=None, alias="stackUpdateWarning")
 
@@ -167,6 +170,9 @@ def build_summary(cloudfront: CloudFrontClient, task: RequestApprovalInput) -> A
     staging_config = cloudfront.get_distribution_config(Id=task.staging_distribution_id)["DistributionConfig"]
     changes, omitted = diff_configs(primary.config, dict(staging_config))
     traffic = task.traffic or policy_traffic(cloudfront, primary.config.get("ContinuousDeploymentPolicyId"))
+    if traffic is not None and task.progress and task.progress.steps:
+        # The policy was enabled at the first step's weight; the last step's is in force now.
+        traffic = traffic.model_copy(update={"weight": task.progress.steps[-1].weight})
     return ApprovalSummary(
         release=task.release,
         execution_name=task.execution_name,
@@ -178,6 +184,9 @@ def build_summary(cloudfront: CloudFrontClient, task: RequestApprovalInput) -> A
         probe=task.probe,
         traffic=traffic,
         stack_update_warning=task.stack_update_warning,
+        steps=task.progress.steps if task.progress else [],
+        step_count=task.progress.stepCount if task.progress else 0,
+        max_error_rate=task.analysis.maxErrorRate if task.analysis else None,
     )
 
 

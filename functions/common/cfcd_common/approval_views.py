@@ -29,6 +29,7 @@ from cfcd_common.approvals import (
 )
 from cfcd_common.primary_stack import warning_lines
 from cfcd_common.safe_text import one_line, quoted
+from cfcd_common.step_charts import step_line, steps_section
 
 MAX_SUBJECT_CHARS = 100  # SNS rejects longer subjects
 STICKINESS_COOKIE = "x-amz-continuous-deployment-state"
@@ -178,6 +179,8 @@ def approval_email(
             f"What the probe saw: {quoted(summary.probe.summary)}",
             *(f"  {line}" for line in probe_lines(summary)),
             "",
+            *(f"{step_line(step, summary.step_count)}" for step in summary.steps),
+            *([""] if summary.steps else []),
             "Test it yourself:",
             f"  {explanation}",
             *(f"  {command}" for command in commands),
@@ -370,6 +373,7 @@ def _summary_sections(request: ApprovalRequest, explanation: str, commands: list
             _pre(change_lines(summary)),
             f"<h2>What the probe saw</h2><p>{_e(summary.probe.summary)}</p>",
             _list(probe_lines(summary), probe_css),
+            steps_section(summary.steps, summary.step_count, summary.max_error_rate),
             f"<h2>Test it yourself</h2><p>{_e(explanation)}</p>",
             _pre(commands),
         ]

@@ -37,6 +37,7 @@ from pydantic.alias_generators import to_camel
 from cfcd_common.aws import error_code, refused_by_service
 from cfcd_common.errors import DEPLOYMENT_REJECTED
 from cfcd_common.models import ProbeReport, Stickiness
+from cfcd_common.progressive import StepReport
 from cfcd_common.safe_text import one_line
 
 if TYPE_CHECKING:
@@ -144,6 +145,10 @@ class ApprovalSummary(_CamelModel):
     probe: ProbeReport
     traffic: TrafficSummary | None = None
     stack_update_warning: str | None = None  # cfcd_common.primary_stack
+    # A progressive release's steps, each with its analyses (charted in the mail and page).
+    steps: list[StepReport] = Field(default_factory=list)
+    step_count: int = 0
+    max_error_rate: float | None = None
 
 
 class ApprovalRequest(_CamelModel):

@@ -15,9 +15,12 @@ import boto3
 
 from cfcd_common.aws import CLIENT_CONFIG, SINGLE_ATTEMPT_CONFIG
 
+CLOUDFRONT_METRICS_REGION = "us-east-1"
+
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.service_resource import Table
     from mypy_boto3_kms import KMSClient
@@ -37,6 +40,20 @@ def cloudfront() -> CloudFrontClient:
 @cache
 def cloudformation() -> CloudFormationClient:
     return boto3.client("cloudformation", config=CLIENT_CONFIG)
+
+
+@cache
+def cloudfront_metrics() -> CloudWatchClient:
+    """CloudWatch where CloudFront's metrics are: us-east-1, whatever region cfcd runs in.
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/programming-cloudwatch-metrics.html
+    """
+    return boto3.client("cloudwatch", region_name=CLOUDFRONT_METRICS_REGION, config=CLIENT_CONFIG)
+
+
+@cache
+def cloudwatch() -> CloudWatchClient:
+    """CloudWatch of the region cfcd runs in: the alarms a progressive release watches."""
+    return boto3.client("cloudwatch", config=CLIENT_CONFIG)
 
 
 @cache

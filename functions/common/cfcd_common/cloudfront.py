@@ -296,7 +296,8 @@ def traffic_config(traffic: Traffic) -> Config:
             "Type": "SingleHeader",
             "SingleHeaderConfig": {"Header": traffic.header, "Value": traffic.value},
         }
-    weight: Config = {"Weight": traffic.weight}
+    # A progressive release starts at its first step (SetStepWeight moves it on).
+    weight: Config = {"Weight": traffic.first_weight}
     if traffic.stickiness is not None:
         weight["SessionStickinessConfig"] = {
             "IdleTTL": traffic.stickiness.idleTtl,
@@ -391,6 +392,24 @@ def enable_policy(
 
     config, _ = update_policy(cloudfront, policy_id, enabled)
     return policy_id, traffic_from_config(config["TrafficConfig"])
+
+
+def set_policy_weight(cloudfront: CloudFrontClient, policy_id: str, weight: float) -> bool:
+    """Send `weight` of the viewers to staging (a SingleWeight policy), leaving everything else of the
+    policy as it is. Returns False when the weight already was `weight` (nothing written, so
+    nothing to redeploy: a retried step finds its own update done)."""
+
+    def weighted(config: Config) -> Config | None:
+        traffic = config["TrafficConfig"]
+        if traffic["Type"] != "SingleWeight":
+            raise InvalidInput(f"traffic.steps: policy {policy_id} is {traffic['Type']}, not SingleWeight")
+        if float(traffic["SingleWeightConfig"]["Weight"]) == weight:
+            return None
+        single = {**traffic["SingleWeightConfig"], "Weight": weight}
+        return {**config, "TrafficConfig": {**traffic, "SingleWeightConfig": single}}
+
+    _, written = update_policy(cloudfront, policy_id, weighted)
+    return written
 
 
 def disable_policy(cloudfront: CloudFrontClient, policy_id: str) -> bool:

@@ -34,6 +34,12 @@ class ProbeFailed(CfcdError):
     """The staging release did not pass the probe before probeTimeoutSeconds."""
 
 
+class AnalysisFailed(CfcdError):
+    """A step of a progressive release failed its analysis: staging's 5xx error rate, a named alarm
+    in ALARM, or too few requests to judge; the message names the step, the metric or alarm, and
+    staging's and the primary's values."""
+
+
 class PromotionFailed(CfcdError):
     """CloudFront refused to copy the staging config onto the primary."""
 
@@ -73,6 +79,7 @@ WORKFLOW_ERROR_NAMES: tuple[str, ...] = (
     "DeployTimeout",
     "KmsKeyDeniesStaging",
     "ProbeFailed",
+    "AnalysisFailed",
     DEPLOYMENT_REJECTED,
     APPROVAL_TIMED_OUT,
     "PromotionFailed",

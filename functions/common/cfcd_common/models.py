@@ -8,6 +8,8 @@ to 1), so this is the only place that catches e.g. a 0.5 weight before CloudFron
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -84,14 +86,52 @@ class Stickiness(ContractModel):
         return self
 
 
+# 0 < weight <= 0.15: "a decimal number between 0 and 0.15", the quota "15%"
+# (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ContinuousDeploymentSingleWeightConfig.html,
+# https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html).
+# 0 itself sends nobody to staging, so the weight probe could never see the release.
+Weight = Annotated[float, Field(gt=0, le=MAX_WEIGHT)]
+# A progressive release: at most this many steps, each analysed at most MAX_ANALYSES_PER_STEP
+# times. Both bound the release's history (README "History budget", tests/history_budget.py):
+# every step adds a Deployed wait and a bake loop.
+MAX_STEPS = 4
+# max(bakeSeconds, timing.probeTimeoutSeconds) / analysis.intervalSeconds, at most: a bake
+# analyses at t = 0, every intervalSeconds, at its end and at the minRequests deadline.
+MAX_INTERVALS_PER_STEP = 30
+MAX_ANALYSES_PER_STEP = MAX_INTERVALS_PER_STEP + 3
+
+
+class WeightStep(ContractModel):
+    weight: Weight
+    bakeSeconds: Annotated[int, Field(ge=1, le=86_400)]
+
+
 class WeightTraffic(ContractModel):
     type: Literal["SingleWeight"]
-    # 0 < weight <= 0.15: "a decimal number between 0 and 0.15", the quota "15%"
-    # (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_ContinuousDeploymentSingleWeightConfig.html,
-    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html).
-    # 0 itself sends nobody to staging, so the weight probe could never see the release.
-    weight: Annotated[float, Field(gt=0, le=MAX_WEIGHT)]
+    # Exactly one: one weight until the approver decides, or steps of growing weight, each baked
+    # and analysed (`analysis`) before the next.
+    weight: Weight | None = None
+    steps: Annotated[list[WeightStep], Field(min_length=1, max_length=MAX_STEPS)] | None = None
     stickiness: Stickiness | None = None
+
+    @model_validator(mode="after")
+    def _weight_or_steps(self) -> WeightTraffic:
+        if (self.weight is None) == (self.steps is None):
+            raise ValueError("exactly one of weight and steps is required")
+        return self
+
+    @field_validator("steps")
+    @classmethod
+    def _growing(cls, steps: list[WeightStep] | None) -> list[WeightStep] | None:
+        weights = [step.weight for step in steps or []]
+        if any(later <= earlier for earlier, later in itertools.pairwise(weights)):
+            raise ValueError(f"weights must be strictly increasing, got {weights}")
+        return steps
+
+    @property
+    def first_weight(self) -> float:
+        """The weight the policy starts with: the only one, or the first step's."""
+        return self.steps[0].weight if self.steps else float(self.weight or 0)
 
 
 Traffic = Annotated[HeaderTraffic | WeightTraffic, Field(discriminator="type")]
@@ -238,6 +278,24 @@ class Timing(ContractModel):
     probeTimeoutSeconds: Annotated[int, Field(ge=1, le=86_400)] = 900
 
 
+class Analysis(ContractModel):
+    """How each step of a progressive release is judged (cfcd_common.progressive)."""
+
+    # CloudFront publishes its metrics per minute: analysing more often than every 60 s finds
+    # nothing new on AWS (the local cloud publishes every second).
+    intervalSeconds: Annotated[int, Field(ge=1, le=3600)] = 60
+    # A fraction (0.01 = 1 %); CloudWatch's 5xxErrorRate is a percentage.
+    maxErrorRate: Annotated[float, Field(ge=0, le=1)] = 0.01
+    # Requests staging must serve in a step before it passes: no traffic is no evidence.
+    minRequests: Annotated[int, Field(ge=1, le=1_000_000_000)] = 100
+    # CloudWatch alarms (of the region cfcd runs in) that stop the release when in ALARM.
+    # DescribeAlarms takes at most 100 names, each 1-255 characters:
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html
+    alarmNames: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=255)]], Field(max_length=100)
+    ] = []
+
+
 class DeploymentInput(ContractModel):
     """What StartExecution takes (CLI, CodePipeline's invoke action, an EventBridge rule)."""
 
@@ -249,6 +307,8 @@ class DeploymentInput(ContractModel):
     approval: Approval = Approval()
     promotion: Promotion = Promotion()
     timing: Timing = Timing()
+    # Only with traffic.steps, where it defaults to Analysis().
+    analysis: Analysis | None = None
     # A label for humans (approval mail, logs); defaults to the origin path or stack name.
     release: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
@@ -259,12 +319,25 @@ class DeploymentInput(ContractModel):
             raise ValueError("must be a CloudFront distribution id (upper-case letters and digits)")
         return distribution_id
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_analysis(cls, raw: Any) -> Any:
+        traffic = raw.get("traffic") if isinstance(raw, dict) else None
+        if isinstance(traffic, dict) and traffic.get("steps") is not None and raw.get("analysis") is None:
+            return {**raw, "analysis": {}}
+        return raw
+
     @model_validator(mode="after")
-    def _traffic_source(self) -> DeploymentInput:
+    def _traffic_and_analysis(self) -> DeploymentInput:
         # Only a staging stack can bring its own ContinuousDeploymentPolicy; a restore keeps the
         # policy the promotions left attached.
         if self.traffic is None and self.staging.mode == "copy":
             raise ValueError("traffic: required in copy mode")
+        steps = self.traffic.steps if isinstance(self.traffic, WeightTraffic) else None
+        if self.analysis is not None and steps is None:
+            raise ValueError("analysis: only a release with traffic.steps is analysed")
+        if self.analysis is not None and steps is not None:
+            self._check_analyses_per_step(steps, self.analysis)
         return self
 
     @model_validator(mode="after")
@@ -272,6 +345,17 @@ class DeploymentInput(ContractModel):
         if self.probe is None and self.staging.mode != "restore":
             raise ValueError(f"probe: required in {self.staging.mode} mode")
         return self
+
+    def _check_analyses_per_step(self, steps: list[WeightStep], analysis: Analysis) -> None:
+        # A step bakes bakeSeconds and may wait for minRequests until probeTimeoutSeconds.
+        window = max(max(step.bakeSeconds for step in steps), self.timing.probeTimeoutSeconds)
+        if window / analysis.intervalSeconds > MAX_INTERVALS_PER_STEP:
+            raise ValueError(
+                f"analysis.intervalSeconds: must be at least max(bakeSeconds, timing.probeTimeoutSeconds) "
+                f"/ {MAX_INTERVALS_PER_STEP} = {math.ceil(window / MAX_INTERVALS_PER_STEP)} s here, not "
+                f"{analysis.intervalSeconds}: a step is analysed at most {MAX_ANALYSES_PER_STEP} times "
+                '(Step Functions\' history quota, README "History budget")'
+            )
 
     def with_release_label(self, fallback: str) -> DeploymentInput:
         if self.release:
