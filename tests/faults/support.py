@@ -12,7 +12,8 @@ Invariant (issue 6): when an execution has ended,
   States.Runtime, States.TaskFailed, Lambda.Unknown or a bare exception class;
 - no orphans (issue 11): at most one staging copy cfcd made of the primary, at most one policy
   naming the site's staging distribution (the attached one, when one is attached), every such
-  policy disabled, at most one approval record for the execution.
+  policy disabled, at most one approval record and at most one approval mail per channel (SNS,
+  SES) for the execution.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from cfcd.demo.approval import ApprovalMail, Page, find_approval_mail, open_link, submit_decision
+from cfcd.local.mail import list_mail, read_mail
 from cfcd.local.seed import SeededSite, seed_site
 from cfcd_common.approvals import APPROVAL_KEY_PREFIX
 from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION, staging_copies_of
@@ -41,6 +44,8 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 EXECUTION_DEADLINE_SECONDS = 90.0
 FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 30, "probeTimeoutSeconds": 20}
 MUTATING_PREFIXES = ("Create", "Update", "Put", "Delete", "Copy")
+# cfcd_common.approval_views.mail_subject: "Approve release <release> on CloudFront <id> ...?"
+APPROVAL_SUBJECT_START = "Approve release "
 T = TypeVar("T")
 Config = dict[str, Any]
 
@@ -264,6 +269,36 @@ class Release:
 
         wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} in {state}", interval=0.05)
 
+    def waits_for_a_decision(self) -> None:
+        """Until the workflow waits for the approval's task token: the current attempt of
+        RequestApproval returned (TaskSubmitted), its record and mail are in place."""
+
+        def probe() -> bool | None:
+            event = self.last_event()
+            if event["type"] in {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
+                raise AssertionError(f"{self.name} ended before waiting for a decision")
+            return True if event["type"] == "TaskSubmitted" else None
+
+        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} waiting for a decision", interval=0.25)
+
+    def decide_by_mail(self, decision: Literal["approve", "reject"]) -> Page:
+        """As the approver does: the approval mail's link, the page it opens, its form's POST.
+        Returns the page the POST answers with ("Approved", "Rejected", or why not)."""
+
+        def mailed() -> ApprovalMail | None:
+            found = find_approval_mail(self.cloud.state_dir, self.name)
+            if found is None and (description := self.describe())["status"] != "RUNNING":
+                raise AssertionError(
+                    f"{self.name} ended before its approval mail: {description['status']} "
+                    f"{description.get('error')}: {str(description.get('cause'))[:1500]}"
+                )
+            return found
+
+        self.waits_for_a_decision()
+        mail = wait_for(mailed, EXECUTION_DEADLINE_SECONDS, f"approval mail of {self.name}")
+        # The decider names the release: its rejection's cause does too (SendTaskFailure).
+        return submit_decision(open_link(mail.link), decision, decided_by=f"approver of {self.name}")
+
     def finished(self) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
             description = self.describe()
@@ -397,7 +432,22 @@ def orphans(cloud: LocalCloudHandle, site: SeededSite, attached: str | None, exe
     approvals = [item["pk"] for item in items if str(item["pk"]).startswith(APPROVAL_KEY_PREFIX)]
     if len(approvals) > 1:
         found.append(f"{len(approvals)} approval records for the execution")
+    mails = approval_mails(cloud, execution_arn)
+    for source in sorted(set(mails)):
+        if mails.count(source) > 1:
+            found.append(f"{mails.count(source)} approval mails through {source} for the execution")
     return found
+
+
+def approval_mails(cloud: LocalCloudHandle, execution_arn: str) -> list[str]:
+    """The channel ("sns", "ses") of every approval mail captured for the execution."""
+    name = execution_arn.rsplit(":", 1)[-1]
+    return [
+        summary.source
+        for summary in list_mail(cloud.state_dir)
+        if summary.subject.startswith(APPROVAL_SUBJECT_START)
+        and f"Execution: {name}" in (read_mail(summary.path)[0] or "").splitlines()
+    ]
 
 
 def mutating_calls(cloud: LocalCloudHandle, since: float, until: float) -> list[str]:

@@ -23,6 +23,7 @@ from cfcd.cli import main as cli
 from cfcd.local.seed import SeededSite, release_page
 from cfcd_common.aws import now
 from tests.conftest import LocalCloudHandle
+from tests.e2e.release_support import SEEDED_PRICE_CLASS
 from tests.faults.support import (
     SITES,
     SUMMARY,
@@ -56,6 +57,8 @@ class Ran:
     description: dict[str, Any]
     expected_primary: dict[str, Any] | None = None
     lock_holder: str | None = None
+    # What the failure's cause must say (a field, a reason), besides the error name.
+    cause_mentions: tuple[str, ...] = ()
 
 
 def record(case: str, ran: Ran, verdict: Verdict, injected: int = 0, consumed: int = 0) -> None:
@@ -79,6 +82,8 @@ def assert_ended(case: str, ran: Ran, cloud: LocalCloudHandle, expected: str, **
     ending = verdict.status if verdict.status != "FAILED" else verdict.error
     assert ending == expected, verdict.explain()
     assert not verdict.violations, verdict.explain()
+    for text in ran.cause_mentions:
+        assert text in str(verdict.cause), f"the cause does not say {text!r}: {verdict.cause}"
     return verdict
 
 
@@ -161,6 +166,24 @@ def staging_stack_fails(cloud: LocalCloudHandle) -> Ran:
     return Ran(site, before, Release(cloud, stack_input(site, FAILING_STACK_TEMPLATE)).finished())
 
 
+def stack_update_cloudfront_refuses(cloud: LocalCloudHandle) -> Ran:
+    # Given a site released once through its staging stack: the stack's policy stays attached
+    site = new_site(cloud)
+    stack = stack_input(site, STACK_TEMPLATE)
+    first = Release(cloud, stack)
+    first.approve()
+    assert first.finished()["status"] == "SUCCEEDED"
+    before = snapshot(cloud, site.primary_distribution_id)
+    # When the next release's stack changes a field CloudFront refuses to change while a policy
+    # is attached (moto's CloudFormation answers the resource's refusal from UpdateStack itself)
+    document = stack_input(site, STACK_TEMPLATE, release="3.0.0")
+    document["staging"]["stackName"] = stack["staging"]["stackName"]
+    document["staging"]["parameters"]["PriceClass"] = "PriceClass_200"
+    assert document["staging"]["parameters"]["PriceClass"] != SEEDED_PRICE_CLASS
+    # Then it fails StackFailed naming the field, the primary as the first release left it
+    return Ran(site, before, Release(cloud, document).finished(), cause_mentions=("PriceClass",))
+
+
 def put_lock(cloud: LocalCloudHandle, site: SeededSite, holder: str, expires_at: int) -> None:
     cloud.resource("dynamodb").Table(cloud.info.table_name).put_item(
         Item={
@@ -219,6 +242,7 @@ CONCURRENT: dict[str, tuple[Callable[[LocalCloudHandle], Ran], str]] = {
     "approver rejects": (approver_rejects, "DeploymentRejected"),
     "another writer changes the primary": (another_writer_changes_the_primary, "PromotionFailed"),
     "staging stack fails to create": (staging_stack_fails, "StackFailed"),
+    "stack update CloudFront refuses (2nd release)": (stack_update_cloudfront_refuses, "StackFailed"),
     "crashed run's lock expired": (crashed_runs_lock_expired, "SUCCEEDED"),
     "lock held by a live release": (lock_held_by_a_live_release, "DeploymentInProgress"),
 }
@@ -409,6 +433,57 @@ def test_a_distribution_that_never_deploys_is_deploy_timeout(cloud: LocalCloudHa
     # When the release runs, Then it fails DeployTimeout and rolls back
     ran = Ran(site, before, Release(cloud, document).finished())
     assert_ended("distribution never Deployed", ran, cloud, "DeployTimeout")
+
+
+def test_a_weight_release_cloudfront_never_routes_to_staging_fails_saying_so(cloud: LocalCloudHandle) -> None:
+    # Given the edge sending every request to the primary, whatever the policy says (CloudFront
+    # may, under heavy load: continuous-deployment-quotas-considerations.html)
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    cloud.faults.send_all_traffic_to_primary()
+    document = copy_input(site, traffic={"type": "SingleWeight", "weight": 0.15})
+    document["timing"]["probeTimeoutSeconds"] = 4
+    # When a weight release is probed, Then it fails ProbeFailed saying staging was never served,
+    # and the primary is untouched
+    ran = Ran(site, before, Release(cloud, document).finished(), cause_mentions=("staging was never served",))
+    assert_ended("all traffic to the primary (edge fault)", ran, cloud, "ProbeFailed")
+
+
+def test_a_promotion_waits_out_15_wildcard_invalidations_in_progress(cloud: LocalCloudHandle) -> None:
+    # Given a release whose promotion is propagating (slowly enough to be seen doing so)
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    cloud.faults.set_propagation_seconds(3)
+    release.approve()
+    release.wait_until_in("WaitForPromotion")
+    # And meanwhile 15 wildcard invalidations of the primary start, lasting past its deployment:
+    # CloudFront's quota of wildcard paths in progress per distribution is full
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html
+    cloud.faults.set_propagation_seconds(7)
+    cloudfront = cloud.client("cloudfront")
+    for index in range(15):
+        cloudfront.create_invalidation(
+            DistributionId=site.primary_distribution_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": 1, "Items": [f"/busy-{index}/*"]},
+                "CallerReference": f"busy-{uuid.uuid4().hex}",
+            },
+        )
+    cloud.faults.set_propagation_seconds(1)
+    # When the release invalidates its paths, Then it waits and tries again instead of failing,
+    # and ends promoted with its own invalidation done
+    ran = Ran(site, before, release.finished())
+    verdict = assert_ended("15 wildcard invalidations in progress", ran, cloud, "SUCCEEDED")
+    assert verdict.promoted
+    entered = entered_states(release)
+    assert "WaitToInvalidate" in entered and "CheckInvalidation" in entered, entered
+
+
+def entered_states(release: Release) -> list[str]:
+    events = release.sfn.get_execution_history(executionArn=release.arn, maxResults=1000)["events"]
+    return [str(e["stateEnteredEventDetails"]["name"]) for e in events if "stateEnteredEventDetails" in e]
 
 
 @dataclass(frozen=True)
