@@ -5,10 +5,10 @@ the next ``count`` matching AWS calls are answered with that AWS error: instead 
 (``when="before"``, the default), or once moto has carried the call out (``when="after"``: AWS
 applied the request but its answer was lost). ``matching`` narrows a fault to the calls whose
 request names one resource (a distribution id in the URL, a lock key in the body), so that
-releases running side by side on other resources never meet it. Every AWS call is also recorded ``(service,
-operation, time)`` so a test can prove that a run made no writes. Both live in the server process;
-:class:`FaultsClient` drives them over HTTP (``/cfcd-api/...`` on the AWS endpoint, served by
-:mod:`cfcd.local.aws`), as it drives the edge's faults.
+releases running side by side on other resources never meet it. Every AWS call is also recorded
+``(service, operation, time)`` so a test can prove that a run made no writes. Both live in the
+server process; :class:`FaultsClient` drives them over HTTP (``/cfcd-api/...`` on the AWS
+endpoint, served by :mod:`cfcd.local.aws`), as it drives the edge's faults.
 """
 
 from __future__ import annotations

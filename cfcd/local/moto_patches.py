@@ -201,6 +201,10 @@ def _patch_cloudformation() -> None:
     _around(CloudFormationBackend, "update_stack", update_stack)
 
 
+# (account, region, stack name, ClientRequestToken) -> the id of the stack that CreateStack made.
+_STACKS_BY_REQUEST_TOKEN: dict[tuple[str, str, str, str], str] = {}
+
+
 def _patch_cloudformation_request_tokens() -> None:
     from moto.cloudformation.responses import CloudFormationResponse
     from moto.core.responses import ActionResult
@@ -222,10 +226,6 @@ def _patch_cloudformation_request_tokens() -> None:
         return answer
 
     _around(CloudFormationResponse, "create_stack", create_stack)
-
-
-# (account, region, stack name, ClientRequestToken) -> the id of the stack that CreateStack made.
-_STACKS_BY_REQUEST_TOKEN: dict[tuple[str, str, str, str], str] = {}
 
 
 def _patch_stepfunctions() -> None:

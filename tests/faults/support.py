@@ -50,7 +50,12 @@ T = TypeVar("T")
 Config = dict[str, Any]
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+# Between two polls of the local cloud: releases run side by side, and every poll is served by
+# the one process that also runs their state machines (moto answers a history in full).
+POLL_SECONDS = 0.5
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = POLL_SECONDS) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
@@ -267,7 +272,8 @@ class Release:
             entered = event.get("stateEnteredEventDetails", {}).get("name")
             return True if event["type"] == "WaitStateEntered" and entered == state else None
 
-        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} in {state}", interval=0.05)
+        # Often enough to see a Wait state of timing.pollSeconds (1 s).
+        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} in {state}", interval=0.2)
 
     def waits_for_a_decision(self) -> None:
         """Until the workflow waits for the approval's task token: the current attempt of
@@ -279,7 +285,7 @@ class Release:
                 raise AssertionError(f"{self.name} ended before waiting for a decision")
             return True if event["type"] == "TaskSubmitted" else None
 
-        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} waiting for a decision", interval=0.25)
+        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} waiting for a decision")
 
     def decide_by_mail(self, decision: Literal["approve", "reject"]) -> Page:
         """As the approver does: the approval mail's link, the page it opens, its form's POST.
