@@ -32,7 +32,7 @@ from bench.stats import median
 
 POLL_SECONDS = 5
 PROPAGATION_RANGE = (10.0, 10.0 + POLL_SECONDS)  # one poll wide: every phase equally likely
-LEFT_LOOP_STATE = "ProbeStaging"
+LEFT_LOOP_STATE = "StartProbing"
 CHECK_STATES = ("CheckDeployed", "BothDeployed?")
 STANDARD_ERRORS = 2.0
 

@@ -492,11 +492,12 @@ class Summary:
     def table(self) -> list[str]:
         if not self.cases and not self.bad_inputs:
             return []
-        lines = [f"{'fault case':<44} {'ending':<34} {'faults':>7} {'orphans':>7}  invariant"]
+        width = max([44, *(len(case.case) for case in self.cases)])
+        lines = [f"{'fault case':<{width}} {'ending':<34} {'faults':>7} {'orphans':>7}  invariant"]
         for case in self.cases:
             faults = f"{case.faults_consumed}/{case.faults_injected}" if case.faults_injected else "-"
             lines.append(
-                f"{case.case:<44} {case.outcome:<34} {faults:>7} {case.orphans:>7}  "
+                f"{case.case:<{width}} {case.outcome:<34} {faults:>7} {case.orphans:>7}  "
                 f"{'held' if case.held else 'BROKEN'}"
             )
         held = sum(case.held for case in self.cases)
