@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,8 @@ class LocalCloudHandle:
         return self.state_dir / "mail"
 
 
-def _start_local_cloud(state_dir: Path) -> subprocess.Popen[bytes]:
+def _start_local_cloud(state_dir: Path, parameters: Sequence[str] = ()) -> subprocess.Popen[bytes]:
+    """``cfcd local up`` in the background; ``parameters``: more ``Key=Value`` template parameters."""
     log = (state_dir / "local-up.log").open("wb")
     command = [
         sys.executable,
@@ -77,6 +78,7 @@ def _start_local_cloud(state_dir: Path) -> subprocess.Popen[bytes]:
         "--template",
         os.environ.get("CFCD_TEST_TEMPLATE", str(REPO_ROOT / "template.yaml")),
         *("--parameter", "EnableReleaseEvents=true"),  # tests/e2e/test_eventbridge.py
+        *(option for parameter in parameters for option in ("--parameter", parameter)),
     ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("AWS_ENDPOINT_URL", None)

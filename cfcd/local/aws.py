@@ -69,10 +69,16 @@ MotoResponse = tuple[int, dict[str, Any], Any]
 
 
 def answer_with_faults(
-    response: Any, service: str, operation: str, call: Callable[[], MotoResponse]
+    response: Any,
+    service: str,
+    operation: str,
+    call: Callable[[], MotoResponse],
+    request_text: Callable[[], str],
 ) -> MotoResponse:
-    """Record one AWS call, then answer it as the registered faults say (by default: ``call()``)."""
-    fault = REGISTRY.record_and_match(service, operation)
+    """Record one AWS call, then answer it as the registered faults say (by default: ``call()``).
+
+    ``request_text``: the request's URL and body, for faults that match on them."""
+    fault = REGISTRY.record_and_match(service, operation, request_text)
     if fault is None:
         return call()
     if fault.when == "after":
@@ -95,6 +101,17 @@ def answer_with_faults(
     # Lambda ClientError (Lambda.ServiceException) instead of failing States.Runtime.
     headers["x-amzn-requestid"] = str(uuid.uuid4())
     return fault.http_status, headers, body
+
+
+def request_text(response: Any) -> str:
+    """What a fault's ``matching`` looks in: the URL and the body as sent (JSON, XML); for a
+    Query-protocol form (CloudFormation, SNS), whose body moto has parsed, its parameters decoded
+    (``StackName=...``)."""
+    raw = response.raw_body
+    body = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw or "")
+    if not body:
+        body = "\n".join(f"{key}={value}" for key, values in response.querystring.items() for value in values)
+    return f"{response.uri}\n{body}"
 
 
 def _s3_error(fault: Fault) -> MotoResponse:
@@ -348,4 +365,11 @@ class AwsEndpoint:
             response.read()
 
 
-__all__ = ["AwsEndpoint", "ControlHooks", "EdgeFaultTarget", "answer_with_faults", "s3_operation"]
+__all__ = [
+    "AwsEndpoint",
+    "ControlHooks",
+    "EdgeFaultTarget",
+    "answer_with_faults",
+    "request_text",
+    "s3_operation",
+]

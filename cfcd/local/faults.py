@@ -1,12 +1,14 @@
 """Fault injection and call recording for the local AWS endpoint.
 
-Tests register a fault ``(service, operation, error code, HTTP status, count, when)``; the next
-``count`` matching AWS calls are answered with that AWS error: instead of reaching moto
+Tests register a fault ``(service, operation, error code, HTTP status, count, when, matching)``;
+the next ``count`` matching AWS calls are answered with that AWS error: instead of reaching moto
 (``when="before"``, the default), or once moto has carried the call out (``when="after"``: AWS
-applied the request but its answer was lost). Every AWS call is also recorded ``(service,
-operation, time)`` so a test can prove that a run made no writes. Both live in the server process;
-:class:`FaultsClient` drives them over HTTP (``/cfcd-api/...`` on the AWS endpoint, served by
-:mod:`cfcd.local.aws`), as it drives the edge's faults.
+applied the request but its answer was lost). ``matching`` narrows a fault to the calls whose
+request names one resource (a distribution id in the URL, a lock key in the body), so that
+releases running side by side on other resources never meet it. Every AWS call is also recorded
+``(service, operation, time)`` so a test can prove that a run made no writes. Both live in the
+server process; :class:`FaultsClient` drives them over HTTP (``/cfcd-api/...`` on the AWS
+endpoint, served by :mod:`cfcd.local.aws`), as it drives the edge's faults.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -38,6 +41,19 @@ class Fault(BaseModel):
     when: Literal["before", "after"] = Field(
         default="before", description="'after': the call takes effect, then its answer is this error"
     )
+    matching: list[str] = Field(
+        default_factory=list,
+        description="only calls whose request URL or body contains every one of these texts "
+        "(S3: the URL only)",
+    )
+
+    def applies_to(self, service: str, operation: str, request_text: Callable[[], str] | None) -> bool:
+        if self.service.lower() != service.lower() or self.operation != operation:
+            return False
+        if not self.matching:
+            return True
+        text = request_text() if request_text is not None else ""
+        return all(part in text for part in self.matching)
 
 
 class RecordedCall(BaseModel):
@@ -100,14 +116,19 @@ class FaultRegistry:
         with self._lock:
             return [fault.model_copy() for fault in self._faults]
 
-    def record_and_match(self, service: str, operation: str) -> Fault | None:
-        """Record one AWS call; return the fault to answer it with, consuming one use."""
+    def record_and_match(
+        self, service: str, operation: str, request_text: Callable[[], str] | None = None
+    ) -> Fault | None:
+        """Record one AWS call; return the fault to answer it with, consuming one use.
+
+        ``request_text`` gives the request's URL and body, read only if a fault ``matching``
+        some text waits for this operation."""
         with self._lock:
             self._calls.append(RecordedCall(service=service, operation=operation, time=time.time()))
             if len(self._calls) > MAX_RECORDED_CALLS:
                 del self._calls[: len(self._calls) - MAX_RECORDED_CALLS]
             for fault in self._faults:
-                if fault.service.lower() == service.lower() and fault.operation == operation:
+                if fault.applies_to(service, operation, request_text):
                     fault.count -= 1
                     if fault.count == 0:
                         self._faults.remove(fault)
@@ -160,12 +181,21 @@ class FaultsClient:
         count: int = 1,
         *,
         when: Literal["before", "after"] = "before",
-    ) -> None:
-        """The next ``count`` calls of ``operation`` get ``error``; ``when="after"`` once they took effect."""
+        matching: Sequence[str] = (),
+    ) -> Fault:
+        """The next ``count`` calls of ``operation`` get ``error``; ``when="after"`` once they took
+        effect; with ``matching``, only calls whose request contains each of those texts."""
         fault = Fault(
-            service=service, operation=operation, error=error, http_status=http_status, count=count, when=when
+            service=service,
+            operation=operation,
+            error=error,
+            http_status=http_status,
+            count=count,
+            when=when,
+            matching=list(matching),
         )
         self._request("POST", "/cfcd-api/faults", fault.model_dump(by_alias=True))
+        return fault
 
     def clear(self) -> None:
         self._request("DELETE", "/cfcd-api/faults")

@@ -27,6 +27,8 @@ What is patched, and why:
   ``CloudFormationResponse.describe_stack_resources`` takes ``PhysicalResourceId``;
   ``Stack.parameter_list`` names SSM-typed parameters' keys and ``ResolvedValue``
   (:mod:`cfcd.local.stack_updates`).
+- ``moto.cloudformation.responses.CloudFormationResponse.create_stack``: a CreateStack resent with
+  the ``ClientRequestToken`` that made the stack is that same request (a lost answer's retry).
 - ``moto.stepfunctions.responses.StepFunctionResponse.send_task_failure``: keeps the ``cause``.
 - ``moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__`` /
   ``add_event`` and
@@ -94,6 +96,7 @@ def install() -> None:
         _patch_fault_dispatch()
         _patch_cloudfront()
         _patch_cloudformation()
+        _patch_cloudformation_request_tokens()
         _patch_stepfunctions()
         _patch_lambda()
         _patch_events()
@@ -139,7 +142,7 @@ def _patch_fault_dispatch() -> None:
     from moto.s3.utils import bucket_name_from_url
     from moto.s3bucket_path.utils import bucket_name_from_url as bucketpath_bucket_name_from_url
 
-    from cfcd.local.aws import answer_with_faults, s3_operation
+    from cfcd.local.aws import answer_with_faults, request_text, s3_operation
 
     def call_action(original: Callable[[Any], Any], self: Any) -> Any:
         try:
@@ -147,7 +150,9 @@ def _patch_fault_dispatch() -> None:
             operation = str(self._get_action() or "")
         except Exception:  # an unroutable request: let moto answer it as it would
             return original(self)
-        return answer_with_faults(self, service, operation, lambda: original(self))
+        return answer_with_faults(
+            self, service, operation, lambda: original(self), lambda: request_text(self)
+        )
 
     def s3_dispatch(key: bool) -> Callable[..., Any]:
         def dispatch(
@@ -159,7 +164,7 @@ def _patch_fault_dispatch() -> None:
             target = "key" if key else "bucket" if bucket else "service"
             operation = s3_operation(request.method, target, full_url, dict(request.headers))
             return answer_with_faults(
-                self, "s3", operation, lambda: original(self, request, full_url, headers)
+                self, "s3", operation, lambda: original(self, request, full_url, headers), lambda: full_url
             )
 
         return dispatch
@@ -219,6 +224,33 @@ def _patch_cloudformation() -> None:
         "parameter_list",
         property(lambda stack: stack_updates.parameter_list(stack, listed.__get__(stack))),
     )
+
+
+# (account, region, stack name, ClientRequestToken) -> the id of the stack that CreateStack made.
+_STACKS_BY_REQUEST_TOKEN: dict[tuple[str, str, str, str], str] = {}
+
+
+def _patch_cloudformation_request_tokens() -> None:
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core.responses import ActionResult
+
+    def create_stack(original: Callable[[Any], Any], self: Any) -> Any:
+        # ClientRequestToken: "Specify this token if you plan to retry requests so that
+        # CloudFormation knows that you're not attempting to create a stack with the same name."
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html
+        # A CreateStack resent after its answer was lost is the request that made the stack, not
+        # AlreadyExistsException. Known assumption (the reference is silent): it answers that StackId.
+        backend = self.cloudformation_backend
+        name, token = self._get_param("StackName"), self._get_param("ClientRequestToken")
+        key = (backend.account_id, backend.region_name, name, token)
+        if token and _STACKS_BY_REQUEST_TOKEN.get(key) in backend.stacks:
+            return ActionResult({"StackId": _STACKS_BY_REQUEST_TOKEN[key]})
+        answer = original(self)
+        if token:
+            _STACKS_BY_REQUEST_TOKEN[key] = backend.get_stack(name).stack_id
+        return answer
+
+    _around(CloudFormationResponse, "create_stack", create_stack)
 
 
 def _patch_stepfunctions() -> None:

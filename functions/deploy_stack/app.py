@@ -13,7 +13,7 @@ from pydantic import Field
 from cfcd_common import clients
 from cfcd_common.aws import deadline_after, error_code, is_transient
 from cfcd_common.errors import StackFailed
-from cfcd_common.models import StackStaging, TaskRequest, TaskResult
+from cfcd_common.models import UPDATABLE_WHILE_POLICY_ATTACHED, StackStaging, TaskRequest, TaskResult
 from cfcd_common.settings import Settings
 from cfcd_common.task import logger, metrics, task_handler, tracer
 
@@ -44,6 +44,23 @@ def stack_status(client: CloudFormationClient, name: str) -> str | None:
         if error_code(error) == "ValidationError" and "does not exist" in str(error):
             return None
         raise
+
+
+def refused(stack_name: str, error: ClientError) -> StackFailed:
+    """A CreateStack/UpdateStack refused at once (ValidationError, a resource the service refuses,
+    no permission) ends as a stack that rolls back does. moto's CloudFormation answers a
+    resource's refusal from the call itself (AWS rolls the stack back: CheckStack). CloudFront
+    refuses to change most fields of a staging distribution while a policy is attached; its
+    IllegalUpdate names no field, so the fields it allows are named here.
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/understanding-continuous-deployment.html#updating-staging-and-primary-distributions
+    """
+    hint = (
+        "; while a continuous deployment policy is attached CloudFront lets staging change only "
+        + ", ".join(sorted(UPDATABLE_WHILE_POLICY_ATTACHED))
+        if error_code(error) == "IllegalUpdate"
+        else ""
+    )
+    return StackFailed(f"{stack_name}: {error.operation_name} refused: {error_code(error)}: {error}{hint}")
 
 
 @tracer.capture_method
@@ -80,11 +97,7 @@ def start_stack(client: CloudFormationClient, request: DeployStackRequest, role_
         except ClientError as error:
             if is_transient(error):
                 raise
-            # The template or its parameters refused at once (ValidationError, a resource the
-            # service refuses, no permission): the same outcome as a stack that rolls back.
-            raise StackFailed(
-                f"{staging.stackName}: CreateStack refused: {error_code(error)}: {error}"
-            ) from None
+            raise refused(staging.stackName, error) from None
         operation = "create"
     elif status == "ROLLBACK_COMPLETE":
         raise StackFailed(f"staging.stackName: {staging.stackName} is ROLLBACK_COMPLETE; delete it first")
@@ -95,8 +108,10 @@ def start_stack(client: CloudFormationClient, request: DeployStackRequest, role_
             client.update_stack(**args)
             operation = "update"
         except ClientError as error:
-            if "No updates are to be performed" not in str(error):
+            if is_transient(error):
                 raise
+            if "No updates are to be performed" not in str(error):
+                raise refused(staging.stackName, error) from None
             operation = "unchanged"
     logger.info("staging stack started", extra={"stack": staging.stackName, "operation": operation})
     return StackStarted(

@@ -27,6 +27,9 @@ class StagingProbeRequest(PolledCheck):
     domainName: str
     probe: Probe
     traffic: Traffic
+    # Answers carrying the staging release (probe.expect.bodyContains) in the earlier rounds of
+    # this probe (ValidateInput's output starts the tally at 0).
+    stagingServedBefore: int = Field(default=0, ge=0)
 
 
 class PrimaryProbeRequest(TaskRequest):
@@ -42,6 +45,21 @@ parse_request: TypeAdapter[StagingProbeRequest | PrimaryProbeRequest] = TypeAdap
 class ProbeOutcome(ProbeReport):
     ready: bool
     nextWaitSeconds: int
+    # Answers carrying the staging release, over every round so far (staging mode).
+    stagingServed: int = 0
+
+
+def never_served(marker: str) -> str:
+    """Why a probe that never saw the staging release failed: CloudFront "sends all requests to the
+    primary distribution, regardless of what's specified in the continuous deployment policy"
+    under high resource utilization or at peak traffic hours.
+    https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/continuous-deployment-quotas-considerations.html
+    """
+    return (
+        f"staging was never served: no answer to any probe since the policy was deployed contained "
+        f"{marker!r} (CloudFront sends every request to the primary under heavy load; or staging "
+        "serves another release)"
+    )
 
 
 @tracer.capture_method
@@ -51,13 +69,17 @@ def run_probe(fetch: Fetch, request: StagingProbeRequest | PrimaryProbeRequest, 
         if not report.ok:
             raise VerifyFailed(f"{report.summary} ({report.checks[0].detail})")
         return ProbeOutcome(**dict(report), ready=True, nextWaitSeconds=0)
-    report = probe_staging(fetch, request.probe, request.traffic)
+    report, served_now = probe_staging(fetch, request.probe, request.traffic)
+    served = request.stagingServedBefore + served_now
     if report.ok:
-        return ProbeOutcome(**dict(report), ready=True, nextWaitSeconds=0)
+        return ProbeOutcome(**dict(report), ready=True, nextWaitSeconds=0, stagingServed=served)
     if request.timed_out(at):
         details = "; ".join(f"{c.description}: {c.detail}" for c in report.checks if not c.passed)
-        raise ProbeFailed(f"{report.summary} after timing.probeTimeoutSeconds ({details})")
-    return ProbeOutcome(**dict(report), ready=False, nextWaitSeconds=request.next_wait_seconds(at))
+        never = f": {never_served(request.probe.expect.bodyContains)}" if served == 0 else ""
+        raise ProbeFailed(f"{report.summary} after timing.probeTimeoutSeconds ({details}){never}")
+    return ProbeOutcome(
+        **dict(report), ready=False, nextWaitSeconds=request.next_wait_seconds(at), stagingServed=served
+    )
 
 
 @task_handler()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from cfcd_common import clients
 from cfcd_common.aws import error_code
@@ -66,6 +66,10 @@ class ValidateInputSettings(Settings):
     )
 
 
+class ProbeTally(BaseModel):
+    stagingServed: int = 0
+
+
 class ValidatedDeployment(DeploymentInput):
     """The input with every default filled in, plus what later states need about the primary."""
 
@@ -78,6 +82,11 @@ class ValidatedDeployment(DeploymentInput):
     # A progressive release's steps so far (SetStepWeight and AnalyseStep rewrite it); a release
     # without steps starts done.
     progress: Progress
+    # The probe counts, over all its rounds, the answers that came from staging, so that a
+    # ProbeFailed can say whether staging was ever served (CloudFront may send every request to
+    # the primary). The tally starts here rather than in a Pass state of its own: that would cost
+    # a state transition per release.
+    probeResult: ProbeTally = ProbeTally()
 
 
 def resolve_restore(

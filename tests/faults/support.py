@@ -12,7 +12,8 @@ Invariant (issue 6): when an execution has ended,
   States.Runtime, States.TaskFailed, Lambda.Unknown or a bare exception class;
 - no orphans (issue 11): at most one staging copy cfcd made of the primary, at most one policy
   naming the site's staging distribution (the attached one, when one is attached), every such
-  policy disabled, at most one approval record for the execution.
+  policy disabled, at most one approval record and at most one approval mail per channel (SNS,
+  SES) for the execution.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from cfcd.demo.approval import ApprovalMail, Page, find_approval_mail, open_link, submit_decision
+from cfcd.local.mail import list_mail, read_mail
 from cfcd.local.seed import SeededSite, seed_site
 from cfcd_common.approvals import APPROVAL_KEY_PREFIX, EXECUTION_INDEX
 from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION, staging_copies_of
@@ -41,11 +44,18 @@ EVENTS = Path(__file__).resolve().parent.parent / "events"
 EXECUTION_DEADLINE_SECONDS = 90.0
 FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 30, "probeTimeoutSeconds": 20}
 MUTATING_PREFIXES = ("Create", "Update", "Put", "Delete", "Copy")
+# cfcd_common.approval_views.mail_subject: "Approve release <release> on CloudFront <id> ...?"
+APPROVAL_SUBJECT_START = "Approve release "
 T = TypeVar("T")
 Config = dict[str, Any]
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2) -> T:
+# Between two polls of the local cloud: releases run side by side, and every poll is served by
+# the one process that also runs their state machines (moto answers a history in full).
+POLL_SECONDS = 0.5
+
+
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = POLL_SECONDS) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = probe()
@@ -265,7 +275,38 @@ class Release:
             entered = event.get("stateEnteredEventDetails", {}).get("name")
             return True if event["type"] == "WaitStateEntered" and entered == state else None
 
-        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} in {state}", interval=0.05)
+        # Often enough to see a Wait state of timing.pollSeconds (1 s).
+        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} in {state}", interval=0.2)
+
+    def waits_for_a_decision(self) -> None:
+        """Until the workflow waits for the approval's task token: the current attempt of
+        RequestApproval returned (TaskSubmitted), its record and mail are in place."""
+
+        def probe() -> bool | None:
+            event = self.last_event()
+            if event["type"] in {"ExecutionSucceeded", "ExecutionFailed", "ExecutionAborted"}:
+                raise AssertionError(f"{self.name} ended before waiting for a decision")
+            return True if event["type"] == "TaskSubmitted" else None
+
+        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} waiting for a decision")
+
+    def decide_by_mail(self, decision: Literal["approve", "reject"]) -> Page:
+        """As the approver does: the approval mail's link, the page it opens, its form's POST.
+        Returns the page the POST answers with ("Approved", "Rejected", or why not)."""
+
+        def mailed() -> ApprovalMail | None:
+            found = find_approval_mail(self.cloud.state_dir, self.name)
+            if found is None and (description := self.describe())["status"] != "RUNNING":
+                raise AssertionError(
+                    f"{self.name} ended before its approval mail: {description['status']} "
+                    f"{description.get('error')}: {str(description.get('cause'))[:1500]}"
+                )
+            return found
+
+        self.waits_for_a_decision()
+        mail = wait_for(mailed, EXECUTION_DEADLINE_SECONDS, f"approval mail of {self.name}")
+        # The decider names the release: its rejection's cause does too (SendTaskFailure).
+        return submit_decision(open_link(mail.link), decision, decided_by=f"approver of {self.name}")
 
     def finished(self) -> dict[str, Any]:
         def probe() -> dict[str, Any] | None:
@@ -402,7 +443,22 @@ def orphans(cloud: LocalCloudHandle, site: SeededSite, attached: str | None, exe
     approvals = [item["pk"] for item in items if str(item["pk"]).startswith(APPROVAL_KEY_PREFIX)]
     if len(approvals) > 1:
         found.append(f"{len(approvals)} approval records for the execution")
+    mails = approval_mails(cloud, execution_arn)
+    for source in sorted(set(mails)):
+        if mails.count(source) > 1:
+            found.append(f"{mails.count(source)} approval mails through {source} for the execution")
     return found
+
+
+def approval_mails(cloud: LocalCloudHandle, execution_arn: str) -> list[str]:
+    """The channel ("sns", "ses") of every approval mail captured for the execution."""
+    name = execution_arn.rsplit(":", 1)[-1]
+    return [
+        summary.source
+        for summary in list_mail(cloud.state_dir)
+        if summary.subject.startswith(APPROVAL_SUBJECT_START)
+        and f"Execution: {name}" in (read_mail(summary.path)[0] or "").splitlines()
+    ]
 
 
 def mutating_calls(cloud: LocalCloudHandle, since: float, until: float) -> list[str]:
@@ -441,11 +497,12 @@ class Summary:
     def table(self) -> list[str]:
         if not self.cases and not self.bad_inputs:
             return []
-        lines = [f"{'fault case':<44} {'ending':<34} {'faults':>7} {'orphans':>7}  invariant"]
+        width = max([44, *(len(case.case) for case in self.cases)])
+        lines = [f"{'fault case':<{width}} {'ending':<34} {'faults':>7} {'orphans':>7}  invariant"]
         for case in self.cases:
             faults = f"{case.faults_consumed}/{case.faults_injected}" if case.faults_injected else "-"
             lines.append(
-                f"{case.case:<44} {case.outcome:<34} {faults:>7} {case.orphans:>7}  "
+                f"{case.case:<{width}} {case.outcome:<34} {faults:>7} {case.orphans:>7}  "
                 f"{'held' if case.held else 'BROKEN'}"
             )
         held = sum(case.held for case in self.cases)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,12 @@ import pytest
 from click.testing import CliRunner
 
 from cfcd.cli import main as cli
+from cfcd.local.faults import Fault
 from cfcd.local.seed import SeededSite, release_page
 from cfcd_common.aws import now
 from cfcd_common.release_history import read_history
 from tests.conftest import LocalCloudHandle
+from tests.e2e.release_support import SEEDED_PRICE_CLASS
 from tests.faults.support import (
     SITES,
     SUMMARY,
@@ -36,6 +38,7 @@ from tests.faults.support import (
     new_site,
     retire_all_sites,
     retire_leftover_stagings,
+    retire_staging,
     snapshot,
     stack_input,
     wait_for,
@@ -46,6 +49,9 @@ pytestmark = pytest.mark.faults
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 STACK_TEMPLATE = (EXAMPLES / "staging-header.yaml").read_text()
 CLEANUP_DEADLINE_SECONDS = 30.0
+# Task-fault cases at once: with the concurrent batch's sites (kept until the module ends) the
+# account stays under its 20 staging distributions.
+TASK_FAULTS_SIDE_BY_SIDE = 6
 
 
 @dataclass
@@ -57,6 +63,8 @@ class Ran:
     description: dict[str, Any]
     expected_primary: dict[str, Any] | None = None
     lock_holder: str | None = None
+    # What the failure's cause must say (a field, a reason), besides the error name.
+    cause_mentions: tuple[str, ...] = ()
 
 
 def record(case: str, ran: Ran, verdict: Verdict, injected: int = 0, consumed: int = 0) -> None:
@@ -66,9 +74,8 @@ def record(case: str, ran: Ran, verdict: Verdict, injected: int = 0, consumed: i
     )
 
 
-def assert_ended(case: str, ran: Ran, cloud: LocalCloudHandle, expected: str, **counts: int) -> Verdict:
-    """Check the invariant and the expected ending (SUCCEEDED, ABORTED or the error name)."""
-    verdict = check_invariant(
+def judge(cloud: LocalCloudHandle, ran: Ran) -> Verdict:
+    return check_invariant(
         cloud,
         ran.site,
         ran.before,
@@ -76,10 +83,20 @@ def assert_ended(case: str, ran: Ran, cloud: LocalCloudHandle, expected: str, **
         expected_primary=ran.expected_primary,
         lock_expected_holder=ran.lock_holder,
     )
+
+
+def assert_ended(case: str, ran: Ran, cloud: LocalCloudHandle, expected: str, **counts: int) -> Verdict:
+    """Check the invariant and the expected ending (SUCCEEDED, ABORTED or the error name)."""
+    return assert_judged(case, ran, judge(cloud, ran), expected, **counts)
+
+
+def assert_judged(case: str, ran: Ran, verdict: Verdict, expected: str, **counts: int) -> Verdict:
     record(case, ran, verdict, **counts)
     ending = verdict.status if verdict.status != "FAILED" else verdict.error
     assert ending == expected, verdict.explain()
     assert not verdict.violations, verdict.explain()
+    for text in ran.cause_mentions:
+        assert text in str(verdict.cause), f"the cause does not say {text!r}: {verdict.cause}"
     return verdict
 
 
@@ -162,6 +179,24 @@ def staging_stack_fails(cloud: LocalCloudHandle) -> Ran:
     return Ran(site, before, Release(cloud, stack_input(site, FAILING_STACK_TEMPLATE)).finished())
 
 
+def stack_update_cloudfront_refuses(cloud: LocalCloudHandle) -> Ran:
+    # Given a site released once through its staging stack: the stack's policy stays attached
+    site = new_site(cloud)
+    stack = stack_input(site, STACK_TEMPLATE)
+    first = Release(cloud, stack)
+    first.approve()
+    assert first.finished()["status"] == "SUCCEEDED"
+    before = snapshot(cloud, site.primary_distribution_id)
+    # When the next release's stack changes a field CloudFront refuses to change while a policy
+    # is attached (moto's CloudFormation answers the resource's refusal from UpdateStack itself)
+    document = stack_input(site, STACK_TEMPLATE, release="3.0.0")
+    document["staging"]["stackName"] = stack["staging"]["stackName"]
+    document["staging"]["parameters"]["PriceClass"] = "PriceClass_200"
+    assert document["staging"]["parameters"]["PriceClass"] != SEEDED_PRICE_CLASS
+    # Then it fails StackFailed naming the field, the primary as the first release left it
+    return Ran(site, before, Release(cloud, document).finished(), cause_mentions=("PriceClass",))
+
+
 def put_lock(cloud: LocalCloudHandle, site: SeededSite, holder: str, expires_at: int) -> None:
     cloud.resource("dynamodb").Table(cloud.info.table_name).put_item(
         Item={
@@ -220,6 +255,7 @@ CONCURRENT: dict[str, tuple[Callable[[LocalCloudHandle], Ran], str]] = {
     "approver rejects": (approver_rejects, "DeploymentRejected"),
     "another writer changes the primary": (another_writer_changes_the_primary, "PromotionFailed"),
     "staging stack fails to create": (staging_stack_fails, "StackFailed"),
+    "stack update CloudFront refuses (2nd release)": (stack_update_cloudfront_refuses, "StackFailed"),
     "crashed run's lock expired": (crashed_runs_lock_expired, "SUCCEEDED"),
     "lock held by a live release": (lock_held_by_a_live_release, "DeploymentInProgress"),
 }
@@ -299,9 +335,20 @@ TRANSIENT = [("Throttling", 400), ("ServiceUnavailable", 503)]
 class Injected:
     cloud: LocalCloudHandle
     count: int = 0
+    faults: list[Fault] = field(default_factory=list)
 
-    def add(self, service: str, operation: str, error: str, status: int, count: int = 1) -> None:
-        self.cloud.faults.inject(service, operation, error, status, count)
+    def add(
+        self,
+        service: str,
+        operation: str,
+        error: str,
+        status: int,
+        count: int = 1,
+        matching: Sequence[str] = (),
+    ) -> None:
+        self.faults.append(
+            self.cloud.faults.inject(service, operation, error, status, count, matching=matching)
+        )
         self.count += count
 
     def transient_once_each(self, operations: list[tuple[str, str]]) -> None:
@@ -310,7 +357,14 @@ class Injected:
                 self.add(service, operation, error, status)
 
     def consumed(self) -> int:
-        return self.count - sum(fault.count for fault in self.cloud.faults.pending())
+        """How many of these faults' uses the AWS calls met (others' faults aside)."""
+        mine = {fault.model_dump_json(exclude={"count"}) for fault in self.faults}
+        left = sum(
+            fault.count
+            for fault in self.cloud.faults.pending()
+            if fault.model_dump_json(exclude={"count"}) in mine
+        )
+        return self.count - left
 
 
 def test_throttling_and_503_once_on_every_copy_mode_call_still_release(cloud: LocalCloudHandle) -> None:
@@ -412,6 +466,62 @@ def test_a_distribution_that_never_deploys_is_deploy_timeout(cloud: LocalCloudHa
     assert_ended("distribution never Deployed", ran, cloud, "DeployTimeout")
 
 
+def test_a_weight_release_cloudfront_never_routes_to_staging_fails_saying_so(cloud: LocalCloudHandle) -> None:
+    # Given the edge sending every request to the primary, whatever the policy says (CloudFront
+    # may, under heavy load: continuous-deployment-quotas-considerations.html)
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    cloud.faults.send_all_traffic_to_primary()
+    document = copy_input(site, traffic={"type": "SingleWeight", "weight": 0.15})
+    document["timing"]["probeTimeoutSeconds"] = 4
+    # When a weight release is probed, Then it fails ProbeFailed saying staging was never served,
+    # and the primary is untouched
+    ran = Ran(site, before, Release(cloud, document).finished(), cause_mentions=("staging was never served",))
+    assert_ended("all traffic to the primary (edge fault)", ran, cloud, "ProbeFailed")
+
+
+def test_a_promotion_waits_out_15_wildcard_invalidations_in_progress(cloud: LocalCloudHandle) -> None:
+    # Given a release whose promotion is propagating (slowly enough to be seen doing so)
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    cloud.faults.set_propagation_seconds(3)
+    release.approve()
+    release.wait_until_in("WaitForPromotion")
+    # And meanwhile 15 wildcard invalidations of the primary start, lasting past its deployment:
+    # CloudFront's quota of wildcard paths in progress per distribution is full
+    # https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html
+    cloud.faults.set_propagation_seconds(7)
+    cloudfront = cloud.client("cloudfront")
+    for index in range(15):
+        cloudfront.create_invalidation(
+            DistributionId=site.primary_distribution_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": 1, "Items": [f"/busy-{index}/*"]},
+                "CallerReference": f"busy-{uuid.uuid4().hex}",
+            },
+        )
+    cloud.faults.set_propagation_seconds(1)
+    # When the release invalidates its paths, Then it waits and tries again instead of failing,
+    # and ends promoted with its own invalidation done
+    ran = Ran(site, before, release.finished())
+    verdict = assert_ended("15 wildcard invalidations in progress", ran, cloud, "SUCCEEDED")
+    assert verdict.promoted
+    entered = entered_states(release)
+    assert "WaitToInvalidate" in entered and "CheckInvalidation" in entered, entered
+
+
+def entered_states(release: Release) -> list[str]:
+    events = release.sfn.get_execution_history(executionArn=release.arn, maxResults=1000)["events"]
+    return [str(e["stateEnteredEventDetails"]["name"]) for e in events if "stateEnteredEventDetails" in e]
+
+
+def distribution(path: str = "") -> Callable[[SeededSite, dict[str, Any]], list[str]]:
+    """A call on the site's primary distribution (its id in the URL), e.g. ``/copy``."""
+    return lambda site, document: [f"/distribution/{site.primary_distribution_id}{path}"]
+
+
 @dataclass(frozen=True)
 class TaskFault:
     """A non-transient error (AccessDenied) on a call only this task makes at that moment."""
@@ -420,26 +530,61 @@ class TaskFault:
     service: str
     operation: str
     expected: str
+    # What only this release's call holds (site, input -> texts): the cases run side by side.
+    matching: Callable[[SeededSite, dict[str, Any]], list[str]]
     mode: str = "copy"
     when: str = "start"  # start | approval (once approval is pending) | the Wait state before the task
     decision: str | None = None  # approve | reject
 
 
 TASK_FAULTS = [
-    TaskFault("ValidateInput", "cloudfront", "GetDistribution", "UnexpectedError"),
-    TaskFault("AcquireLock", "dynamodb", "PutItem", "UnexpectedError"),
-    TaskFault("DeployStaging", "cloudfront", "CopyDistribution", "UnexpectedError"),
-    TaskFault("DeployStagingStack", "cloudformation", "CreateStack", "StackFailed", mode="stack"),
+    TaskFault("ValidateInput", "cloudfront", "GetDistribution", "UnexpectedError", distribution()),
     TaskFault(
-        "EnableContinuousDeployment", "cloudfront", "CreateContinuousDeploymentPolicy", "UnexpectedError"
+        "AcquireLock",
+        "dynamodb",
+        "PutItem",
+        "UnexpectedError",
+        lambda site, document: [f"lock#{site.primary_distribution_id}"],
     ),
-    TaskFault("CheckDeployed", "cloudfront", "GetDistribution", "UnexpectedError", when="WaitForDeployed"),
-    TaskFault("RequestApproval", "sns", "Publish", "UnexpectedError"),
+    TaskFault("DeployStaging", "cloudfront", "CopyDistribution", "UnexpectedError", distribution("/copy")),
+    TaskFault(
+        "DeployStagingStack",
+        "cloudformation",
+        "CreateStack",
+        "StackFailed",
+        lambda site, document: [f"StackName={document['staging']['stackName']}"],
+        mode="stack",
+    ),
+    TaskFault(
+        "EnableContinuousDeployment",
+        "cloudfront",
+        "CreateContinuousDeploymentPolicy",
+        "UnexpectedError",
+        # The header value is the site's bucket name (run_with_task_fault).
+        lambda site, document: [site.bucket_name],
+    ),
+    TaskFault(
+        "CheckDeployed",
+        "cloudfront",
+        "GetDistribution",
+        "UnexpectedError",
+        distribution(),
+        when="WaitForDeployed",
+    ),
+    # The approval mail names the primary distribution.
+    TaskFault(
+        "RequestApproval",
+        "sns",
+        "Publish",
+        "UnexpectedError",
+        lambda site, document: [site.primary_distribution_id],
+    ),
     TaskFault(
         "Promote",
         "cloudfront",
         "UpdateDistributionWithStagingConfig",
         "PromotionFailed",
+        distribution("/promote-staging-config"),
         when="approval",
         decision="approve",
     ),
@@ -448,57 +593,113 @@ TASK_FAULTS = [
         "cloudfront",
         "GetDistribution",
         "UnexpectedError",
+        distribution(),
         when="WaitForPromotion",
         decision="approve",
     ),
-    TaskFault("InvalidateCache", "cloudfront", "CreateInvalidation", "UnexpectedError", decision="approve"),
-    TaskFault("CheckInvalidation", "cloudfront", "GetInvalidation", "UnexpectedError", decision="approve"),
+    TaskFault(
+        "InvalidateCache",
+        "cloudfront",
+        "CreateInvalidation",
+        "UnexpectedError",
+        distribution("/invalidation"),
+        decision="approve",
+    ),
+    TaskFault(
+        "CheckInvalidation",
+        "cloudfront",
+        "GetInvalidation",
+        "UnexpectedError",
+        distribution("/invalidation/"),
+        decision="approve",
+    ),
 ]
 
 
 def run_with_task_fault(cloud: LocalCloudHandle, fault: TaskFault) -> tuple[Ran, Injected]:
     site = new_site(cloud)
     before = snapshot(cloud, site.primary_distribution_id)
-    document = stack_input(site, STACK_TEMPLATE) if fault.mode == "stack" else copy_input(site)
+    if fault.mode == "stack":
+        document = stack_input(site, STACK_TEMPLATE)
+    else:
+        document = copy_input(site)
+        document["traffic"]["value"] = site.bucket_name
     faults = Injected(cloud)
+
+    def inject() -> None:
+        faults.add(
+            fault.service, fault.operation, "AccessDenied", 403, matching=fault.matching(site, document)
+        )
+
     if fault.when == "start":
-        faults.add(fault.service, fault.operation, "AccessDenied", 403)
+        inject()
     release = Release(cloud, document)
     if fault.when not in {"start", "approval"} and fault.decision is None:
         release.wait_until_in(fault.when)
-        faults.add(fault.service, fault.operation, "AccessDenied", 403)
+        inject()
     if fault.decision is not None:
         release.pending_approval()
         if fault.when == "approval":
-            faults.add(fault.service, fault.operation, "AccessDenied", 403)
+            inject()
         if fault.decision == "approve":
             release.approve()
         else:
             release.reject()
         if fault.when not in {"start", "approval"}:
             release.wait_until_in(fault.when)
-            faults.add(fault.service, fault.operation, "AccessDenied", 403)
+            inject()
     return Ran(site, before, release.finished()), faults
+
+
+@dataclass
+class TaskFaultRun:
+    ran: Ran
+    verdict: Verdict
+    injected: int
+    consumed: int
+
+
+def judged_task_fault(cloud: LocalCloudHandle, fault: TaskFault) -> TaskFaultRun:
+    """Run the case, judge it at once, retire its site (the batch must stay under 20 staging
+    distributions while the concurrent batch's sites wait for their checks)."""
+    ran, faults = run_with_task_fault(cloud, fault)
+    try:
+        return TaskFaultRun(ran, judge(cloud, ran), faults.count, faults.consumed())
+    finally:
+        retire_staging(cloud, ran.site)
+
+
+@pytest.fixture(scope="module")
+def task_fault_runs(local_cloud: LocalCloudHandle) -> dict[str, TaskFaultRun | BaseException]:
+    """Every task-fault case side by side: each fault matches only its own release's call."""
+    local_cloud.faults.reset()
+    results: dict[str, TaskFaultRun | BaseException] = {}
+    with ThreadPoolExecutor(max_workers=TASK_FAULTS_SIDE_BY_SIDE) as pool:
+        futures = {fault.task: pool.submit(judged_task_fault, local_cloud, fault) for fault in TASK_FAULTS}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as error:  # reported by that case's test
+                results[name] = error
+    SITES.clear()  # each retired by its worker
+    return results
 
 
 @pytest.mark.parametrize("fault", TASK_FAULTS, ids=[fault.task for fault in TASK_FAULTS])
 def test_an_unhandled_error_in_a_task_rolls_back_with_a_named_error(
-    cloud: LocalCloudHandle, fault: TaskFault
+    task_fault_runs: dict[str, TaskFaultRun | BaseException], fault: TaskFault
 ) -> None:
     # Given AccessDenied on the first call of `fault.operation` the task makes
-    ran, faults = run_with_task_fault(cloud, fault)
+    case = f"AccessDenied in {fault.task}"
+    run = task_fault_runs[fault.task]
+    if isinstance(run, BaseException):
+        SUMMARY.cases.append(CaseResult(case, f"test error {type(run).__name__}", False))
+        raise run
     # Then the release fails with a cfcd error name, the original error in the cause, and rolls back
-    assert_ended(
-        f"AccessDenied in {fault.task}",
-        ran,
-        cloud,
-        fault.expected,
-        injected=faults.count,
-        consumed=faults.consumed(),
-    )
-    assert faults.consumed() == faults.count
+    assert_judged(case, run.ran, run.verdict, fault.expected, injected=run.injected, consumed=run.consumed)
+    assert run.consumed == run.injected
     if fault.expected == "UnexpectedError":
-        assert "AccessDenied" in str(ran.description.get("cause")), ran.description.get("cause")
+        assert "AccessDenied" in str(run.ran.description.get("cause")), run.ran.description.get("cause")
 
 
 def cfcd_cleanup(cloud: LocalCloudHandle, distribution_id: str) -> str:

@@ -11,6 +11,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cfcd.local import moto_patches
+from cfcd.local.faults import REGISTRY, Fault
 from cfcd_common.approvals import (
     APPROVAL_KEY_PREFIX,
     Action,
@@ -413,6 +415,38 @@ def test_a_decision_resent_after_its_answer_was_lost_is_recorded_as_decided(
     assert decision.outcome is Outcome.DECIDED
     stored = get_request(table, request.approval_id)
     assert stored is not None and stored.action == action and stored.decided_by == "Alice"
+
+
+def test_a_claim_whose_answer_was_lost_is_still_the_approvers_decision(
+    table: Any, sfn: StepFunctionsSpy
+) -> None:
+    # Given DynamoDB records Alice's claim of a pending request but its answer is lost (a 500),
+    # so that boto3 sends the same claim again
+    moto_patches.install()
+    now = int(time.time())
+    request = store_request(table, now=now)
+    sfn.will_accept("send_task_success")
+    REGISTRY.add(
+        Fault(
+            service="dynamodb",
+            operation="UpdateItem",
+            error="InternalServerError",
+            http_status=500,
+            when="after",
+            matching=[request.approval_id],
+        )
+    )
+    try:
+        # When she approves
+        decision = approve(table, sfn, request.approval_id, now + 5)
+    finally:
+        REGISTRY.clear()
+
+    # Then the repeated claim is hers, not "already approved": the execution gets her decision
+    assert decision.outcome is Outcome.DECIDED
+    assert [name for name, _ in sfn.calls] == ["SendTaskSuccess"]
+    stored = get_request(table, request.approval_id)
+    assert stored is not None and stored.status is ApprovalStatus.APPROVED
 
 
 def test_a_throttled_send_gives_the_claim_back_so_the_approver_can_retry(

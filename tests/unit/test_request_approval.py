@@ -20,9 +20,12 @@ from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
 
+from cfcd.local import moto_patches
+from cfcd.local.faults import REGISTRY, Fault
 from cfcd_common import approval_keys, task
 from cfcd_common.approval_request import policy_traffic
 from cfcd_common.approvals import LinkCheck, SigningKeys, format_utc, verify
+from cfcd_common.aws import SINGLE_ATTEMPT_CONFIG
 from cfcd_common.errors import InvalidInput, TransientAwsError
 from functions.request_approval import app
 from tests.unit.approval_support import (
@@ -363,6 +366,60 @@ def test_a_mail_whose_answer_was_lost_is_not_sent_again(world: World, sns_client
     assert len(world.sns_mails()) == 1
     [item] = world.table.scan()["Items"]
     assert item["taskToken"] == RETRY_TOKEN
+
+
+@pytest.fixture
+def server_faults() -> Iterator[None]:
+    """The local cloud's fault injection, on moto in process (before `world` builds on it)."""
+    moto_patches.install()
+    REGISTRY.clear()
+    yield
+    REGISTRY.clear()
+
+
+@pytest.mark.parametrize(("service", "operation"), [("sns", "Publish"), ("sesv2", "SendEmail")])
+def test_a_mail_answered_with_a_server_error_went_out_once_and_is_not_sent_again(
+    server_faults: None, world: World, monkeypatch: pytest.MonkeyPatch, service: str, operation: str
+) -> None:
+    # Given the clients RequestApproval mails with, and AWS taking a mail but answering 500: the
+    # answer of a mail that went out is lost
+    use_client(monkeypatch, "sns_single_attempt", boto3.client("sns", config=SINGLE_ATTEMPT_CONFIG))
+    use_client(monkeypatch, "sesv2_single_attempt", boto3.client("sesv2", config=SINGLE_ATTEMPT_CONFIG))
+    REGISTRY.add(
+        Fault(service=service, operation=operation, error="InternalError", http_status=500, when="after")
+    )
+    with pytest.raises(TransientAwsError):
+        app.lambda_handler(world.event(), FakeLambdaContext())
+
+    # When Step Functions retries the task
+    app.lambda_handler(world.event(taskToken=RETRY_TOKEN), FakeLambdaContext())
+
+    # Then the approver got each mail once: the client did not resend it, nor did the retry
+    assert (len(world.sns_mails()), len(world.ses_mails())) == (1, 1)
+
+
+def test_a_lost_answer_to_marking_the_mail_sending_still_sends_it_once(
+    server_faults: None, world: World
+) -> None:
+    # Given DynamoDB marks the SNS mail SENDING but its answer is lost (a 500), so that boto3
+    # sends the same mark again
+    REGISTRY.add(
+        Fault(
+            service="dynamodb",
+            operation="UpdateItem",
+            error="InternalServerError",
+            http_status=500,
+            when="after",
+            matching=['"SENDING"', "#channel"],
+        )
+    )
+
+    # When RequestApproval runs
+    app.lambda_handler(world.event(), FakeLambdaContext())
+
+    # Then the repeated mark is its own: the approver gets the mail, once on each channel
+    assert REGISTRY.pending() == []
+    assert (len(world.sns_mails()), len(world.ses_mails())) == (1, 1)
 
 
 def test_a_mail_sns_refused_is_sent_by_the_retry(world: World, sns_client: Any) -> None:

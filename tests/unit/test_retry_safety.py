@@ -104,6 +104,40 @@ def test_another_tools_staging_distribution_is_never_adopted(
     assert len(staging_distributions(emulated_cloudfront)) == 2
 
 
+def test_a_staging_distribution_deleted_while_the_copies_are_read_is_skipped(
+    emulated_cloudfront: Any, site: dict[str, Any]
+) -> None:
+    # Given another site's staging distribution, deleted by its owner right after DeployStaging
+    # listed the account's distributions and before it reads that one's config
+    other = create_primary(emulated_cloudfront, reference="other-primary")
+    theirs = emulated_cloudfront.copy_distribution(
+        PrimaryDistributionId=other["Id"],
+        Staging=True,
+        IfMatch=emulated_cloudfront.get_distribution(Id=other["Id"])["ETag"],
+        CallerReference="other-staging",
+    )["Distribution"]
+    deleted: list[str] = []
+
+    def delete_theirs(**_: Any) -> None:
+        if deleted:
+            return
+        deleted.append(theirs["Id"])
+        current = emulated_cloudfront.get_distribution_config(Id=theirs["Id"])
+        disabled = emulated_cloudfront.update_distribution(
+            Id=theirs["Id"],
+            IfMatch=current["ETag"],
+            DistributionConfig={**current["DistributionConfig"], "Enabled": False},
+        )
+        emulated_cloudfront.delete_distribution(Id=theirs["Id"], IfMatch=disabled["ETag"])
+
+    emulated_cloudfront.meta.events.register("after-call.cloudfront.ListDistributions", delete_theirs)
+    # When the release deploys staging, Then it copies the primary as if the other had never been there
+    result = deploy_staging.lambda_handler(deploy_event(site["Id"]), FakeLambdaContext())
+    assert deleted == [theirs["Id"]]
+    [staging] = staging_distributions(emulated_cloudfront)
+    assert result["stagingDistributionId"] == staging["Id"] != theirs["Id"]
+
+
 @pytest.mark.parametrize(
     "operation",
     ["CreateContinuousDeploymentPolicy", "UpdateContinuousDeploymentPolicy", "UpdateDistribution"],

@@ -135,6 +135,35 @@ def test_weight_policy_ready_once_some_new_viewers_get_staging(
     assert result["checks"][0]["detail"] == "3 of 9 served the staging release"
 
 
+def test_the_probe_counts_the_answers_from_staging_over_its_rounds(
+    edge: Edge, lambda_context: FakeLambdaContext
+) -> None:
+    edge.mode = "every-third"
+    result = app.lambda_handler({**staging_event(WEIGHT, FAR), "stagingServedBefore": 4}, lambda_context)
+    assert result["stagingServed"] == 4 + 3
+
+
+@pytest.mark.parametrize("traffic", [WEIGHT, HEADER], ids=["weight", "header"])
+def test_a_probe_that_never_saw_staging_says_so_at_the_deadline(
+    edge: Edge, lambda_context: FakeLambdaContext, traffic: dict[str, Any]
+) -> None:
+    # Given CloudFront sending every request to the primary, in every round so far
+    edge.mode = "primary-only"
+    # When the last round fails at the deadline, Then the cause says staging was never served
+    with pytest.raises(ProbeFailed, match="staging was never served: no answer to any probe since"):
+        app.lambda_handler({**staging_event(traffic, 0), "stagingServedBefore": 0}, lambda_context)
+
+
+def test_a_probe_that_saw_staging_in_an_earlier_round_does_not_say_never(
+    edge: Edge, lambda_context: FakeLambdaContext
+) -> None:
+    edge.mode = "primary-only"
+    with pytest.raises(ProbeFailed) as raised:
+        app.lambda_handler({**staging_event(WEIGHT, 0), "stagingServedBefore": 2}, lambda_context)
+    assert "never served" not in str(raised.value)
+    assert "0 of 9 served the staging release" in str(raised.value)
+
+
 def test_a_staging_release_answering_errors_is_not_ready(
     edge: Edge, lambda_context: FakeLambdaContext
 ) -> None:

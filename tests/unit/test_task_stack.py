@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -18,6 +19,7 @@ from tests.unit.lost_answers import create_primary
 pytestmark = pytest.mark.unit
 
 STAGING_STACK_ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-StagingStackRole-XMPL"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def staging_template(outputs: dict[str, str]) -> str:
@@ -150,6 +152,45 @@ def test_a_staging_distribution_differing_from_the_primary_in_a_locked_field_is_
     # any policy sends a viewer to staging
     with pytest.raises(StackFailed, match=f"differs from the primary {primary_id} in {field} "):
         check_app.lambda_handler(check_event(primary_id=primary_id), lambda_context)
+
+
+def test_a_stack_update_cloudfront_refuses_while_the_policy_is_attached_is_stack_failed_naming_the_field(
+    cloudformation: Any, emulated_cloudfront: Any, lambda_context: FakeLambdaContext
+) -> None:
+    # Given the example header stack of a primary, its policy attached (an earlier release)
+    primary = create_primary(emulated_cloudfront)
+    body = (EXAMPLES / "staging-header.yaml").read_text()
+
+    def event(price_class: str) -> dict[str, Any]:
+        parameters = {
+            "PrimaryDistributionId": primary["Id"],
+            "StaticResourceBucketName": "site",
+            "OriginAccessControlId": "E1OACEXAMPLE",
+            "OriginPath": "/2.0.0",
+            "PriceClass": price_class,
+        }
+        return {**deploy_event(body), "staging": {**deploy_event(body)["staging"], "parameters": parameters}}
+
+    deploy_app.lambda_handler(event("PriceClass_All"), lambda_context)
+    [output] = [
+        o
+        for o in cloudformation.describe_stacks(StackName="site-staging")["Stacks"][0]["Outputs"]
+        if o["OutputKey"] == "ContinuousDeploymentPolicyId"
+    ]
+    current = emulated_cloudfront.get_distribution_config(Id=primary["Id"])
+    emulated_cloudfront.update_distribution(
+        Id=primary["Id"],
+        IfMatch=current["ETag"],
+        DistributionConfig={
+            **current["DistributionConfig"],
+            "ContinuousDeploymentPolicyId": output["OutputValue"],
+        },
+    )
+
+    # When the next release's stack changes the staging distribution's price class, Then
+    # CloudFront's refusal ends the release as StackFailed, naming the field and what may change
+    with pytest.raises(StackFailed, match=r"UpdateStack refused: IllegalUpdate: .*PriceClass.*change only"):
+        deploy_app.lambda_handler(event("PriceClass_100"), lambda_context)
 
 
 def test_cloudformation_acts_with_the_staging_stack_role_on_create_and_update(

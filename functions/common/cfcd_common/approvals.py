@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import re
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -308,13 +309,16 @@ def send_once(table: Table, approval_id: str, channel: str, send: Callable[[], o
     """
     key = {"pk": approval_key(approval_id)}
     names = {"#channel": channel}
+    # This call's mark: boto3 resends a mark whose answer was lost (a 5xx), and the resent one
+    # must find the mark its own first send made, not an earlier attempt's.
+    claim = uuid.uuid4().hex
     try:
         table.update_item(
             Key=key,
-            UpdateExpression="SET mails.#channel = :sending",
-            ConditionExpression="attribute_not_exists(mails.#channel)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":sending": MailState.SENDING.value},
+            UpdateExpression="SET mails.#channel = :sending, #claim = :claim",
+            ConditionExpression="attribute_not_exists(mails.#channel) OR #claim = :claim",
+            ExpressionAttributeNames={**names, "#claim": f"{channel}MailClaim"},
+            ExpressionAttributeValues={":sending": MailState.SENDING.value, ":claim": claim},
         )
     except ClientError as error:
         if not is_conditional_check_failure(error):
@@ -414,6 +418,9 @@ def decide(
         ":at": now,
         ":comment": one_line(comment).strip()[:MAX_COMMENT_CHARS],
         ":retain": now + DECISION_RETENTION_SECONDS,
+        # This decision's claim: boto3 resends a claim whose answer was lost (a 5xx), and the
+        # resent one must win again instead of finding the record "already decided".
+        ":claim": uuid.uuid4().hex,
     }
     sets = [
         "#status = :decided",
@@ -421,6 +428,7 @@ def decide(
         "decidedAt = :at",
         "#comment = :comment",
         "expiresAt = :retain",
+        "claimId = :claim",
     ]
     for attribute, value in (
         ("sourceIp", source_ip),
@@ -435,7 +443,8 @@ def decide(
         response = table.update_item(
             Key={"pk": approval_key(approval_id)},
             UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="attribute_exists(pk) AND #status = :pending AND deadline > :now",
+            ConditionExpression="attribute_exists(pk) AND "
+            "((#status = :pending AND deadline > :now) OR claimId = :claim)",
             ExpressionAttributeNames={"#status": "status", "#comment": "comment"},
             ExpressionAttributeValues=values,
             ReturnValues="ALL_NEW",

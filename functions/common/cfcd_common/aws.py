@@ -17,7 +17,9 @@ from cfcd_common.errors import CfcdError, TransientAwsError, UnexpectedError
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, user_agent_extra="cfcd")
 # For a write that must happen at most once and has no idempotency token (an SNS Publish, an SES
 # mail): boto3 would resend it after a 5xx or a timeout, when AWS may have applied it already.
-SINGLE_ATTEMPT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 1}))
+# total_max_attempts counts the first request; max_attempts would count retries only (1 = resend once).
+# https://botocore.amazonaws.com/v1/documentation/api/latest/reference/config.html
+SINGLE_ATTEMPT_CONFIG = CLIENT_CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
 
 TRANSIENT_ERROR_CODES = frozenset(
     {

@@ -208,7 +208,8 @@ def staging_copies_of(cloudfront: CloudFrontClient, primary_id: str) -> list[str
     """The staging distributions cfcd copied from this primary, by their CallerReference prefix.
 
     ListDistributions' summaries carry no CallerReference: each staging distribution's config is
-    read (an account holds at most 20 staging distributions).
+    read (an account holds at most 20 staging distributions). One deleted since it was listed (its
+    owner, another site's release, retired it) is no copy of this primary.
     """
     prefix = caller_reference_prefix(primary_id)
     copies = []
@@ -216,7 +217,12 @@ def staging_copies_of(cloudfront: CloudFrontClient, primary_id: str) -> list[str
         for summary in page["DistributionList"].get("Items", []):
             if not summary.get("Staging", False):
                 continue
-            config = cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+            try:
+                config = cloudfront.get_distribution_config(Id=summary["Id"])["DistributionConfig"]
+            except ClientError as error:
+                if error_code(error) == "NoSuchDistribution":
+                    continue
+                raise
             if config["CallerReference"].startswith(prefix):
                 copies.append(summary["Id"])
     return copies

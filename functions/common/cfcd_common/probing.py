@@ -53,11 +53,13 @@ def _detail(response: Response) -> str:
     return f"HTTP {response.status}: {response.body[:200]}"
 
 
-def probe_staging(fetch: Fetch, probe: Probe, traffic: Traffic) -> ProbeReport:
+def probe_staging(fetch: Fetch, probe: Probe, traffic: Traffic) -> tuple[ProbeReport, int]:
+    """The checks of one probe round, and how many of its answers carried the staging release."""
     marker = probe.expect.bodyContains
     if isinstance(traffic, HeaderTraffic):
         with_header = fetch(probe.path, {traffic.header: traffic.value})
         without_header = fetch(probe.path, {})
+        served = sum(marker in response.body for response in (with_header, without_header))
         checks = [
             ProbeCheck(
                 description=f"GET {probe.path} with {traffic.header}: {traffic.value} serves {marker!r}",
@@ -75,6 +77,7 @@ def probe_staging(fetch: Fetch, probe: Probe, traffic: Traffic) -> ProbeReport:
     else:
         responses = [fetch(probe.path, {}) for _ in range(probe.samples)]
         staged = [response for response in responses if _serves_release(response, probe)]
+        served = sum(marker in response.body for response in responses)
         broken = [response for response in responses if not 0 < response.status < 500]
         checks = [
             ProbeCheck(
@@ -91,7 +94,7 @@ def probe_staging(fetch: Fetch, probe: Probe, traffic: Traffic) -> ProbeReport:
                 detail=_detail(broken[0]) if broken else f"{len(responses)} responses below 500",
             ),
         ]
-    return _report("staging", checks)
+    return _report("staging", checks), served
 
 
 def verify_primary(fetch: Fetch, probe: Probe) -> ProbeReport:

@@ -40,6 +40,7 @@ PATCHED = {
     "moto.cloudformation.responses.CloudFormationResponse.describe_stack_resources",
     "moto.cloudformation.responses.CloudFormationResponse._validate_different_update",
     "moto.cloudformation.models.Stack.parameter_list",
+    "moto.cloudformation.responses.CloudFormationResponse.create_stack",
     "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure",
     "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__",
     "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.add_event",
@@ -132,6 +133,68 @@ def test_call_action_answers_injected_faults_before_or_after_the_call() -> None:
     assert sqs.get_queue_url(QueueName="made")["QueueUrl"]
 
 
+def test_a_fault_matching_a_text_answers_only_the_requests_that_contain_it() -> None:
+    # Given a lost response for the PutItem of one key only, and the table
+    dynamodb = client("dynamodb", NO_RETRIES)
+    dynamodb.create_table(
+        TableName="locks",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    REGISTRY.add(
+        Fault(
+            service="dynamodb",
+            operation="PutItem",
+            error="InternalServerError",
+            http_status=500,
+            when="after",
+            matching=["lock#E2", "run-2"],
+        )
+    )
+
+    # When another key is written, then the matching one
+    dynamodb.put_item(TableName="locks", Item={"pk": {"S": "lock#E1"}, "holder": {"S": "run-2"}})
+    with pytest.raises(ClientError) as raised:
+        dynamodb.put_item(TableName="locks", Item={"pk": {"S": "lock#E2"}, "holder": {"S": "run-2"}})
+
+    # Then only the request containing every text got the error; both writes took effect
+    assert error_code(raised) == "InternalServerError"
+    assert REGISTRY.pending() == []
+    assert (
+        dynamodb.get_item(TableName="locks", Key={"pk": {"S": "lock#E2"}})["Item"]["holder"]["S"] == "run-2"
+    )
+
+
+def test_query_protocol_faults_match_on_the_decoded_form() -> None:
+    # Given a lost Publish for the mail that names one execution (SNS takes a form, URL-encoded)
+    sns = client("sns", NO_RETRIES)
+    topic = sns.create_topic(Name="approvals")["TopicArn"]
+    REGISTRY.add(
+        Fault(service="sns", operation="Publish", error="InternalError", matching=["Execution: run-2"])
+    )
+
+    # When two mails are published, Then only the one naming that execution gets the error
+    sns.publish(TopicArn=topic, Message="Execution: run-1")
+    with pytest.raises(ClientError) as raised:
+        sns.publish(TopicArn=topic, Message="Execution: run-2")
+    assert error_code(raised) == "InternalError"
+
+
+def test_s3_faults_match_on_the_request_url() -> None:
+    s3 = client("s3", NO_RETRIES)
+    for bucket in ("site-a", "site-b"):
+        s3.create_bucket(Bucket=bucket)
+    REGISTRY.add(Fault(service="s3", operation="PutBucketPolicy", error="InternalError", matching=["site-b"]))
+    policy = json.dumps({"Version": "2012-10-17", "Statement": []})
+
+    s3.put_bucket_policy(Bucket="site-a", Policy=policy)
+    with pytest.raises(ClientError) as raised:
+        s3.put_bucket_policy(Bucket="site-b", Policy=policy)
+
+    assert error_code(raised) == "InternalError"
+
+
 def test_s3_bucket_calls_take_faults_under_their_api_name() -> None:
     s3 = client("s3", NO_RETRIES)
     s3.create_bucket(Bucket="site")
@@ -173,6 +236,23 @@ def test_cloudfront_urls_moto_lacks_reach_the_emulator() -> None:
     )
 
     assert copied["Distribution"]["DistributionConfig"]["Staging"] is True
+
+
+def test_a_create_stack_resent_with_its_request_token_is_the_same_request() -> None:
+    # Given a stack made by a CreateStack whose answer was lost
+    cloudformation = client("cloudformation", NO_RETRIES)
+    template = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
+    made = cloudformation.create_stack(StackName="staging", TemplateBody=template, ClientRequestToken="run-1")
+
+    # When the same request is sent again, Then it names that stack; another request is refused
+    again = cloudformation.create_stack(
+        StackName="staging", TemplateBody=template, ClientRequestToken="run-1"
+    )
+    assert again["StackId"] == made["StackId"]
+    assert len(cloudformation.describe_stacks()["Stacks"]) == 1
+    with pytest.raises(ClientError) as raised:
+        cloudformation.create_stack(StackName="staging", TemplateBody=template, ClientRequestToken="run-2")
+    assert error_code(raised) == "AlreadyExistsException"
 
 
 def test_cloudformation_knows_the_cloudfront_resource_types() -> None:
