@@ -8,6 +8,9 @@ STAMP := $(VENV)/.installed
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 PYTEST_FLAGS ?=
+# pytest-xdist workers: each runs its share of the tests on a local cloud of its own. Most of a
+# release is waiting (CloudFront propagation, polls, bakes), so a 2-core machine keeps 4 busy.
+TEST_WORKERS ?= 4
 
 .DEFAULT_GOAL := help
 .PHONY: help install lint format test test-unit test-local demo bench build deploy sfn-local contract browser clean
@@ -53,7 +56,7 @@ browser: ## Install Debian's headless Chromium for the browser tests (as root; o
 	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 
 test: browser install lint ## Run every check and test: lint, unit, state machine, e2e, faults
-	$(BIN)/pytest $(PYTEST_FLAGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_FLAGS)
 
 test-unit: install ## Only the fast unit tests
 	$(BIN)/pytest -m unit $(PYTEST_FLAGS)

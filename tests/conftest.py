@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,9 @@ import pytest
 
 from cfcd.local.cloud import LOCAL_JSON, LocalCloudInfo
 from cfcd.local.faults import FaultsClient
+from cfcd.local.seed import SeededSite
+from tests.fault_summary import SUMMARY
+from tests.sites import new_site, retire_sites_near_the_quota
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 STARTUP_DEADLINE_SECONDS = 90.0
@@ -31,6 +35,8 @@ STOP_DEADLINE_SECONDS = 20.0
 # Long enough to see InProgress -> Deployed, short enough for quick runs.
 TEST_PROPAGATION_SECONDS = 1.0
 REGION = "us-east-1"
+# What a pytest-xdist worker hands the controller at its end (the fault suite's summary rows).
+FAULT_SUMMARY_KEY = "cfcd_fault_summary"
 
 
 @dataclass
@@ -127,3 +133,59 @@ def cloud(local_cloud: LocalCloudHandle) -> Iterator[LocalCloudHandle]:
     yield local_cloud
     local_cloud.faults.reset()
     local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
+
+
+@pytest.fixture
+def site(cloud: LocalCloudHandle) -> SeededSite:
+    """A site of its own on the local cloud: releases of different tests never share state."""
+    return new_site(cloud)
+
+
+@pytest.fixture(autouse=True)
+def sites_within_the_quota(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a test on the local cloud: no fault left pending, and the sites seeded so far retired
+    once their staging distributions near the account's quota (tests/sites.py)."""
+    yield
+    if "local_cloud" not in request.fixturenames:
+        return
+    local_cloud: LocalCloudHandle = request.getfixturevalue("local_cloud")
+    local_cloud.faults.reset()
+    local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
+    for problem in retire_sites_near_the_quota(local_cloud):
+        warnings.warn(f"could not retire a site: {problem}", stacklevel=1)
+
+
+# --- running on several workers (pytest-xdist, `make test`) ----------------------------------------
+# Each worker is a session of its own, with a local cloud of its own. Tests sharing a module-scoped
+# fixture (a batch of releases run side by side, one module-wide setup) go to one worker: their
+# fixture must run once. Every other test goes wherever a worker is free.
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        definitions = getattr(item, "_fixtureinfo", None)
+        if definitions is None:
+            continue
+        if any(fixture_defs[-1].scope == "module" for fixture_defs in definitions.name2fixturedefs.values()):
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output[FAULT_SUMMARY_KEY] = SUMMARY.rows()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, on the controller: a worker ended; keep its fault-suite rows."""
+    SUMMARY.merge(getattr(node, "workeroutput", {}).get(FAULT_SUMMARY_KEY, {}))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    lines = SUMMARY.table()
+    if lines:
+        terminalreporter.section("cfcd fault matrix and bad-input catalogue")
+        for line in lines:
+            terminalreporter.write_line(line)

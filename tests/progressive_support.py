@@ -7,52 +7,22 @@ second (cfcd.local.edge.metrics), so a bake of a few seconds has data to judge.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Any
 
-from cfcd.demo.viewer import Site, StickyViewer
+from cfcd.demo.context import STICKINESS
+from cfcd.demo.progressive import ANALYSIS, PROBE_SAMPLES, STEPS
+from cfcd.demo.viewer import Browsers, Site
 from cfcd.local.seed import SCRIPT, SeededSite, release_page, release_script
 from tests.conftest import LocalCloudHandle
 
-STEPS = [
-    {"weight": 0.05, "bakeSeconds": 3},
-    {"weight": 0.10, "bakeSeconds": 3},
-    {"weight": 0.15, "bakeSeconds": 3},
-]
-# Analysed every second; a step needs 3 staging requests within timing.probeTimeoutSeconds (20 s).
-ANALYSIS = {"intervalSeconds": 1, "maxErrorRate": 0.05, "minRequests": 3}
+# A step needs analysis.minRequests staging requests within timing.probeTimeoutSeconds.
 PROBE_TIMEOUT_SECONDS = 20
-STICKINESS = {"idleTtl": 300, "maximumTtl": 600}
-VISIT_PAUSE_SECONDS = 0.02
 
 
-class Viewers:
-    """Browsers visiting the site one after the other until the block ends, each a new viewer (a
-    fresh weight draw) that loads the page and then its script (from the same side: the
-    stickiness cookie)."""
-
-    def __init__(self, cloud: LocalCloudHandle, site: SeededSite) -> None:
-        self._site = Site(cloud.info.edge_endpoint, site.domain_name)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._visit, name="viewers", daemon=True)
-        self.visits = 0
-
-    def _visit(self) -> None:
-        while not self._stop.is_set():
-            browser = StickyViewer(self._site)
-            browser.get("/")
-            browser.get(f"/{SCRIPT}")
-            self.visits += 1
-            self._stop.wait(VISIT_PAUSE_SECONDS)
-
-    def __enter__(self) -> Viewers:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+def browsing(cloud: LocalCloudHandle, site: SeededSite) -> Browsers:
+    """Synthetic viewers of ``site`` loading its page and script until the block ends."""
+    return Browsers(Site(cloud.info.edge_endpoint, site.domain_name))
 
 
 def put_alarm(cloudwatch: Any, name: str, state: str, reason: str) -> None:
@@ -84,7 +54,6 @@ def make_progressive(document: dict[str, Any], folder: str, **analysis: Any) -> 
     document["staging"]["overrides"]["originPath"] = f"/{folder}"
     document["traffic"] = {"type": "SingleWeight", "steps": STEPS, "stickiness": STICKINESS}
     document["analysis"] = {**ANALYSIS, **analysis}
-    # Staging gets 5 % of the viewers at first: enough samples that the probe sees it soon.
-    document["probe"]["samples"] = 100
+    document["probe"]["samples"] = PROBE_SAMPLES
     document["timing"]["probeTimeoutSeconds"] = PROBE_TIMEOUT_SECONDS
     return document

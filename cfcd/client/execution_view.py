@@ -137,10 +137,8 @@ def readable_cause(cause: str | None) -> str | None:
 PROGRESS_PATH = "$.progress"
 
 
-def progress_view(
-    definition: Mapping[str, Any], events: Iterable[Mapping[str, Any]], running: bool, now: datetime
-) -> ProgressView | None:
-    """The latest progress a state wrote to ``$.progress``, as the step it is at."""
+def latest_progress(definition: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -> Progress | None:
+    """The progress of a release as the last state that wrote ``$.progress`` left it."""
     writers = {
         name
         for name, state in definition.get("States", {}).items()
@@ -151,10 +149,24 @@ def progress_view(
         exited = event.get("stateExitedEventDetails", {})
         if exited.get("name") in writers and exited.get("output"):
             latest = exited["output"]
-    if latest is None:
-        return None
-    progress = Progress.model_validate(json.loads(latest)["progress"])
-    if not progress.steps:
+    return None if latest is None else Progress.model_validate(json.loads(latest)["progress"])
+
+
+def entered_states(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The name of every state an execution entered, in order (a loop's state once per visit)."""
+    return [
+        str(event["stateEnteredEventDetails"]["name"])
+        for event in events
+        if str(event.get("type", "")).endswith("StateEntered")
+    ]
+
+
+def progress_view(
+    definition: Mapping[str, Any], events: Iterable[Mapping[str, Any]], running: bool, now: datetime
+) -> ProgressView | None:
+    """The latest progress a state wrote to ``$.progress``, as the step it is at."""
+    progress = latest_progress(definition, events)
+    if progress is None or not progress.steps:
         return None
     step = progress.steps[-1]
     bake_ends = (

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # Local timings: a poll a second, deadlines that fail a stuck run in a minute, not half an hour.
 FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 60, "probeTimeoutSeconds": 60}
 APPROVAL_TIMEOUT_SECONDS = 600
+# The weight releases' stickiness: a viewer stays on its side for 5 minutes idle, 10 at most.
+STICKINESS = {"idleTtl": 300, "maximumTtl": 600}
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The seed article's story, one small function per step, each proving what it claims.
 
 v1 live → header release of v2 → the approval email → its link → Approve → v2 promoted →
-weight release of v3 (15 %, sticky) → rejected → policy off, primary still v2.
+weight release of v3 (15 %, sticky) → rejected → policy off, primary still v2 → the progressive
+acts (:mod:`cfcd.demo.progressive`): v4 stopped at its first step, v3 promoted through every step
+with no human, ``cfcd rollback`` back to v2.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from cfcd.client.execution_view import readable_cause
+from cfcd.demo import progressive
 from cfcd.demo.approval import (
     ApprovalMail,
     Page,
@@ -21,7 +24,7 @@ from cfcd.demo.approval import (
     open_link,
     submit_decision,
 )
-from cfcd.demo.context import DemoContext, Release, origin_path
+from cfcd.demo.context import STICKINESS, DemoContext, Release, origin_path
 from cfcd.demo.viewer import STAGING_HEADER, STAGING_HEADER_VALUE, Answer, StickyViewer, cookie_pair, shares
 from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, Outcome, decide, find_pending, get_request
 from cfcd_common.locks import lock_key
@@ -30,7 +33,6 @@ EXECUTION_DEADLINE_SECONDS = 90.0
 MAIL_DEADLINE_SECONDS = 30.0
 PROPAGATION_DEADLINE_SECONDS = 30.0
 WEIGHT = 0.15
-STICKINESS = {"idleTtl": 300, "maximumTtl": 600}
 SAMPLE_SIZE = 400
 STICKY_REQUESTS = 20
 DECIDED_BY = "demo"
@@ -339,6 +341,9 @@ def _policy(ctx: DemoContext, primary: PrimarySnapshot) -> dict[str, Any]:
 class StoryReleases(NamedTuple):
     header: Release  # v2, approved through the emailed link and promoted
     weight: Release  # v3, rejected and rolled back
+    broken: Release  # v4 in steps, stopped at the first by its failing script
+    progressive: Release  # v3 in steps, promoted with no human
+    rollback: Release  # `cfcd rollback`: v2 back
 
 
 def tell(ctx: DemoContext) -> StoryReleases:
@@ -358,4 +363,8 @@ def tell(ctx: DemoContext) -> StoryReleases:
     pinned = cookie_keeps_a_viewer_on_one_side(ctx, cookies)
     reject_the_release(ctx, weight_release)
     rollback_keeps_v2(ctx, weight_release, v2, pinned)
-    return StoryReleases(header_release, weight_release)
+
+    broken = progressive.broken_script_is_stopped_at_the_first_step(ctx)
+    good = progressive.good_release_is_promoted_through_every_step(ctx)
+    rollback = progressive.rollback_brings_v2_back(ctx)
+    return StoryReleases(header_release, weight_release, broken, good, rollback)

@@ -8,17 +8,20 @@ viewer without a cookie is a new visitor (a fresh weight draw); :class:`StickyVi
 from __future__ import annotations
 
 import re
+import threading
 import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass, field
 
 from cfcd.local.edge import STICKINESS_COOKIE
+from cfcd.local.seed import SCRIPT
 
 STAGING_HEADER = "aws-cf-cd-env"
 STAGING_HEADER_VALUE = "staging"
 _RELEASE = re.compile(r"<h1>(v\d+) App</h1>")
 TIMEOUT_SECONDS = 10.0
+VISIT_PAUSE_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -92,3 +95,38 @@ class StickyViewer:
 
 def shares(answers: list[Answer]) -> Counter[str]:
     return Counter(answer.release for answer in answers)
+
+
+class Browsers:
+    """Browsers visiting the site one after the other until the block ends, each a new viewer (a
+    fresh weight draw) that loads the page, then its script from the same side (the stickiness
+    cookie). Counts the release of every page served and every script that failed."""
+
+    def __init__(self, site: Site) -> None:
+        self._site = site
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._visit, name="browsers", daemon=True)
+        self.pages: Counter[str] = Counter()
+        self.script_errors: Counter[str] = Counter()
+
+    @property
+    def visits(self) -> int:
+        return sum(self.pages.values())
+
+    def _visit(self) -> None:
+        while not self._stop.is_set():
+            browser = StickyViewer(self._site)
+            page = browser.get("/")
+            script = browser.get(f"/{SCRIPT}")
+            self.pages[page.release] += 1
+            if script.status >= 500:
+                self.script_errors[page.release] += 1
+            self._stop.wait(VISIT_PAUSE_SECONDS)
+
+    def __enter__(self) -> Browsers:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=TIMEOUT_SECONDS)

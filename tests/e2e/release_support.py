@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from cfcd.client.execution_view import entered_states, execution_history
 from cfcd.client.release_input import validate_input
 from cfcd.demo.viewer import Answer, Site
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import Action, ApprovalRequest, Decision, decide, find_pending
 from cfcd_common.locks import lock_key
 from tests.conftest import LocalCloudHandle
@@ -43,11 +44,6 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str) -> T:
         if time.monotonic() >= deadline:
             raise AssertionError(f"no {what} within {timeout:.0f} s")
         time.sleep(POLL_SECONDS)
-
-
-def fresh_site(cloud: LocalCloudHandle) -> SeededSite:
-    """A site of its own (bucket, OAC, primary serving /1.0.0): scenarios never share state."""
-    return seed_site(cloud.info.aws_endpoint, bucket=f"e2e-{uuid.uuid4().hex[:12]}")
 
 
 def copy_input(site: SeededSite, release: str, traffic: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -153,14 +149,7 @@ class Release:
         )
 
     def entered_states(self) -> list[str]:
-        events = self.cloud.client("stepfunctions").get_execution_history(
-            executionArn=self.arn, maxResults=1000
-        )["events"]
-        return [
-            str(event["stateEnteredEventDetails"]["name"])
-            for event in events
-            if str(event["type"]).endswith("StateEntered")
-        ]
+        return entered_states(execution_history(self.cloud.client("stepfunctions"), self.arn))
 
 
 def primary_config(cloud: LocalCloudHandle, site: SeededSite) -> tuple[str, dict[str, Any]]:

@@ -15,7 +15,6 @@ import email
 import email.policy
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pytest
 from playwright.sync_api import Browser, Page, Response, expect, sync_playwright
 
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import SeededSite
 from tests.conftest import LocalCloudHandle
 from tests.statemachine.test_release import (
     Release,
@@ -124,12 +123,6 @@ def submit_decision(page: Page, button: str, *, name: str, comment: str) -> Resp
         page.get_by_role("button", name=button, exact=True).click()
     page.wait_for_load_state()
     return posted.value
-
-
-@pytest.fixture
-def site(cloud: LocalCloudHandle) -> SeededSite:
-    # Each test gets its own primary distribution, so releases do not depend on each other.
-    return seed_site(cloud.info.aws_endpoint, bucket=f"site-{uuid.uuid4().hex[:12]}")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import EXECUTION_INDEX
 from tests.conftest import LocalCloudHandle
 from tests.statemachine.test_release import EXECUTION_DEADLINE_SECONDS, release_input, wait_for
@@ -24,11 +24,6 @@ from tests.statemachine.test_release import EXECUTION_DEADLINE_SECONDS, release_
 pytestmark = pytest.mark.e2e
 
 MAIL_DEADLINE_SECONDS = 60.0
-
-
-@pytest.fixture
-def site(cloud: LocalCloudHandle) -> SeededSite:
-    return seed_site(cloud.info.aws_endpoint, bucket=f"site-{uuid.uuid4().hex[:12]}")
 
 
 def request_release(cloud: LocalCloudHandle, detail: dict[str, Any]) -> None:

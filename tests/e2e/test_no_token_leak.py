@@ -13,7 +13,6 @@ import email
 import email.policy
 import json
 import urllib.request
-import uuid
 from email.message import EmailMessage
 from html.parser import HTMLParser
 from pathlib import Path
@@ -21,7 +20,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import SeededSite
 from tests.conftest import LocalCloudHandle
 from tests.e2e.test_approval_browser import approval_record, wait_for_approval_mail
 from tests.statemachine.test_release import Release, release_input
@@ -83,11 +82,6 @@ def fetch(url: str, form: dict[str, str] | None = None) -> tuple[int, bytes]:
         request.add_header("Content-Type", "application/x-www-form-urlencoded")
     with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:
         return int(response.status), bytes(response.read())
-
-
-@pytest.fixture
-def site(cloud: LocalCloudHandle) -> SeededSite:
-    return seed_site(cloud.info.aws_endpoint, bucket=f"site-{uuid.uuid4().hex[:12]}")
 
 
 def test_the_leak_search_finds_a_planted_token(tmp_path: Path) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,14 +17,13 @@ from tests.e2e.release_support import (
     Release,
     attached_policy,
     copy_input,
-    fresh_site,
     lock_holder,
     origin_path,
     primary_config,
     served,
     wait_for,
 )
-from tests.progressive_support import Viewers, make_progressive, put_alarm, release_folder
+from tests.progressive_support import browsing, make_progressive, put_alarm, release_folder
 
 pytestmark = pytest.mark.e2e
 
@@ -51,11 +49,6 @@ def weight_updates(cloud: LocalCloudHandle) -> int:
     return sum(call.operation == "UpdateContinuousDeploymentPolicy" for call in cloud.faults.calls())
 
 
-@pytest.fixture
-def site(cloud: LocalCloudHandle) -> Iterator[SeededSite]:
-    yield fresh_site(cloud)
-
-
 def test_a_release_whose_script_fails_is_stopped_at_its_first_step(
     cloud: LocalCloudHandle, site: SeededSite
 ) -> None:
@@ -66,7 +59,7 @@ def test_a_release_whose_script_fails_is_stopped_at_its_first_step(
     cloud.faults.reset_calls()
 
     # When it is released in three steps while viewers load the page and the script
-    with Viewers(cloud, site) as viewers:
+    with browsing(cloud, site) as viewers:
         release = Release.start(cloud, progressive_input(site, folder, "4.0.0"))
         description = release.finished()
     assert viewers.visits > 0
@@ -96,7 +89,7 @@ def test_a_named_alarm_in_alarm_stops_a_release(cloud: LocalCloudHandle, site: S
     cloudwatch = cloud.client("cloudwatch")
     put_alarm(cloudwatch, alarm, "OK", "healthy")
     folder = release_folder(cloud, site, "3.0.0")
-    with Viewers(cloud, site):
+    with browsing(cloud, site):
         release = Release.start(cloud, progressive_input(site, folder, "3.0.0", alarmNames=[alarm]))
         # When the alarm goes off while a step bakes
         wait_for(lambda: True if "AnalyseStep" in release.entered_states() else None, 90, "a step's bake")
@@ -115,7 +108,7 @@ def test_a_good_release_passes_every_step_and_is_promoted_once_approved(
 ) -> None:
     # Given a healthy v3 released in three steps while viewers browse
     folder = release_folder(cloud, site, "3.0.0")
-    with Viewers(cloud, site):
+    with browsing(cloud, site):
         release = Release.start(cloud, progressive_input(site, folder, "3.0.0"))
         # When every step has passed, the approver is asked (the mail charts every step)
         pending: ApprovalRequest = release.pending_approval()

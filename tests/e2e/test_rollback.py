@@ -21,13 +21,13 @@ from tests.e2e.release_support import (
     HEADER_TRAFFIC,
     Release,
     copy_input,
-    fresh_site,
     lock_holder,
     origin_path,
     primary_config,
     served,
     viewers,
 )
+from tests.sites import new_site
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,7 @@ def cfcd(cloud: LocalCloudHandle, *args: str) -> Any:
 def test_automatic_promotions_then_cfcd_rollback_brings_every_viewer_back_to_the_previous_release(
     cloud: LocalCloudHandle,
 ) -> None:
-    site = fresh_site(cloud)
+    site = new_site(cloud)
     # Given v2, then v3, released with approval.mode auto
     for release in ("2.0.0", "3.0.0"):
         run = Release.start(cloud, copy_input(site, release, HEADER_TRAFFIC, approval=AUTOMATIC))
@@ -95,7 +95,7 @@ def test_automatic_promotions_then_cfcd_rollback_brings_every_viewer_back_to_the
 
 
 def test_a_pipeline_rolls_back_to_a_named_release_through_start_execution(cloud: LocalCloudHandle) -> None:
-    site = fresh_site(cloud)
+    site = new_site(cloud)
     # Given v2 and v3 promoted, v3 approved by a human
     v2 = Release.start(cloud, copy_input(site, "2.0.0", HEADER_TRAFFIC, approval=AUTOMATIC))
     assert v2.finished()["status"] == "SUCCEEDED"

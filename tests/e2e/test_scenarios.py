@@ -20,7 +20,6 @@ from tests.e2e.release_support import (
     Release,
     attached_policy,
     copy_input,
-    fresh_site,
     lock_holder,
     origin_path,
     policy_config,
@@ -54,11 +53,6 @@ WORKFLOW_CLOUDFRONT_OPERATIONS = frozenset(
         "GetInvalidation",
     }
 )
-
-
-@pytest.fixture
-def site(cloud: LocalCloudHandle) -> SeededSite:
-    return fresh_site(cloud)
 
 
 def assert_rolled_back(cloud: LocalCloudHandle, site: SeededSite, config_before: dict[str, object]) -> None:

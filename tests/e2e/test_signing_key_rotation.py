@@ -4,22 +4,15 @@ still opens the page and decides (it is checked with the AWSPREVIOUS key too).""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import SeededSite
 from tests.conftest import LocalCloudHandle
 from tests.e2e.test_approval_browser import wait_for_approval_mail
 from tests.e2e.test_no_token_leak import FormFields, fetch
 from tests.statemachine.test_release import Release, release_input
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def site(cloud: LocalCloudHandle) -> SeededSite:
-    return seed_site(cloud.info.aws_endpoint, bucket=f"site-{uuid.uuid4().hex[:12]}")
 
 
 def test_a_link_mailed_before_a_rotation_still_decides(cloud: LocalCloudHandle, site: SeededSite) -> None:

@@ -23,22 +23,21 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from boto3.dynamodb.conditions import Key
-from botocore.exceptions import ClientError
 
 from cfcd.demo.approval import ApprovalMail, Page, find_approval_mail, open_link, submit_decision
 from cfcd.local.mail import list_mail, read_mail
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import APPROVAL_KEY_PREFIX, EXECUTION_INDEX
 from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION, staging_copies_of
 from cfcd_common.errors import WORKFLOW_ERROR_NAMES
 from tests.conftest import LocalCloudHandle
 from tests.e2e.release_support import SEEDED_PRICE_CLASS
+from tests.sites import policies_naming_any
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 EXECUTION_DEADLINE_SECONDS = 90.0
@@ -63,108 +62,6 @@ def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval:
             return value
         time.sleep(interval)
     raise AssertionError(f"no {what} within {timeout:.0f} s")
-
-
-def new_site(cloud: LocalCloudHandle) -> SeededSite:
-    site = seed_site(cloud.info.aws_endpoint, bucket=f"fault-{uuid.uuid4().hex[:12]}")
-    SITES.append(site)
-    return site
-
-
-# Every site the suite seeded: their staging distributions are retired at the end of each module,
-# since an account holds at most 20 and the other suites share the local cloud.
-SITES: list[SeededSite] = []
-
-
-def retire_staging(cloud: LocalCloudHandle, site: SeededSite) -> None:
-    """Detach and delete the site's policies, then disable and delete its staging distributions.
-
-    Every policy naming one of them goes first, attached or not (a release that failed before
-    attaching its policy leaves one): CloudFront refuses to disable a staging distribution a
-    policy names (StagingDistributionInUse).
-    """
-    cloudfront = cloud.client("cloudfront")
-    primary = cloudfront.get_distribution_config(Id=site.primary_distribution_id)
-    attached = primary["DistributionConfig"].get("ContinuousDeploymentPolicyId")
-    staging_names: set[str] = set()
-    if attached:
-        cloudfront.update_distribution(
-            Id=site.primary_distribution_id,
-            IfMatch=primary["ETag"],
-            DistributionConfig={**primary["DistributionConfig"], "ContinuousDeploymentPolicyId": ""},
-        )
-        policy = cloudfront.get_continuous_deployment_policy_config(Id=attached)
-        staging_names |= set(
-            policy["ContinuousDeploymentPolicyConfig"]["StagingDistributionDnsNames"]["Items"]
-        )
-    # Staging copies reading the site's bucket (also a release that failed before attaching its policy).
-    stagings = [
-        summary
-        for summary in cloudfront.list_distributions()["DistributionList"].get("Items", [])
-        if summary.get("Staging")
-        and (
-            summary["DomainName"] in staging_names
-            or summary["Origins"]["Items"][0]["DomainName"].startswith(f"{site.bucket_name}.")
-        )
-    ]
-    staging_names |= {summary["DomainName"] for summary in stagings}
-    for policy_id in policies_naming(cloud, staging_names):
-        etag = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)["ETag"]
-        cloudfront.delete_continuous_deployment_policy(Id=policy_id, IfMatch=etag)
-    for summary in stagings:
-        try:
-            _delete_staging(cloudfront, summary["Id"])
-        except ClientError as error:
-            # Sites sharing a bucket are retired in parallel: another thread got there first.
-            if error.response.get("Error", {}).get("Code") != "NoSuchDistribution":
-                raise
-
-
-def policies_naming(cloud: LocalCloudHandle, staging_names: set[str]) -> list[str]:
-    listed = cloud.client("cloudfront").list_continuous_deployment_policies()[
-        "ContinuousDeploymentPolicyList"
-    ]
-    return [
-        item["ContinuousDeploymentPolicy"]["Id"]
-        for item in listed.get("Items", [])
-        if staging_names
-        & set(
-            item["ContinuousDeploymentPolicy"]["ContinuousDeploymentPolicyConfig"][
-                "StagingDistributionDnsNames"
-            ].get("Items", [])
-        )
-    ]
-
-
-def _delete_staging(cloudfront: Any, distribution_id: str) -> None:
-    config = cloudfront.get_distribution_config(Id=distribution_id)
-    cloudfront.update_distribution(
-        Id=distribution_id,
-        IfMatch=config["ETag"],
-        DistributionConfig={**config["DistributionConfig"], "Enabled": False},
-    )
-    cloudfront.get_waiter("distribution_deployed").wait(
-        Id=distribution_id, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-    )
-    etag = cloudfront.get_distribution_config(Id=distribution_id)["ETag"]
-    cloudfront.delete_distribution(Id=distribution_id, IfMatch=etag)
-
-
-def retire_all_sites(cloud: LocalCloudHandle, sites: list[SeededSite] | None = None) -> list[str]:
-    """Retire the staging side of ``sites`` (default: every seeded one); returns what failed."""
-    pending = SITES if sites is None else sites
-    retiring = list(pending)
-    pending.clear()
-
-    def retire(site: SeededSite) -> str | None:
-        try:
-            retire_staging(cloud, site)
-        except Exception as error:  # a teardown: report, keep retiring the others
-            return f"{site.primary_distribution_id}: {type(error).__name__}: {error}"
-        return None
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        return [problem for problem in pool.map(retire, retiring) if problem]
 
 
 def copy_input(site: SeededSite, release: str = "2.0.0", **changes: Any) -> dict[str, Any]:
@@ -211,10 +108,12 @@ def snapshot(cloud: LocalCloudHandle, distribution_id: str) -> Snapshot:
 class Release:
     """One execution of the real state machine on the local cloud."""
 
-    def __init__(self, cloud: LocalCloudHandle, document: Any, label: str = "fault") -> None:
+    def __init__(
+        self, cloud: LocalCloudHandle, document: Any, label: str = "fault", name: str | None = None
+    ) -> None:
         self.cloud = cloud
         self.sfn = cloud.client("stepfunctions")
-        self.name = f"{label}-{uuid.uuid4().hex[:10]}"
+        self.name = name or f"{label}-{uuid.uuid4().hex[:10]}"
         self.started = time.time()
         self.arn: str = self.sfn.start_execution(
             stateMachineArn=cloud.info.state_machine_arn, name=self.name, input=json.dumps(document)
@@ -418,7 +317,7 @@ def orphans(cloud: LocalCloudHandle, site: SeededSite, attached: str | None, exe
             "ContinuousDeploymentPolicyConfig"
         ]
         names |= set(config["StagingDistributionDnsNames"].get("Items", []))
-    naming = policies_naming(cloud, names)
+    naming = policies_naming_any(cloud, names)
     unattached = [policy_id for policy_id in naming if policy_id != attached]
     if len(naming) > 1 or (attached and unattached):
         found.append(
@@ -467,85 +366,3 @@ def mutating_calls(cloud: LocalCloudHandle, since: float, until: float) -> list[
         for call in cloud.faults.calls()
         if since <= call.time <= until and call.operation.startswith(MUTATING_PREFIXES)
     ]
-
-
-@dataclass
-class CaseResult:
-    case: str
-    outcome: str  # "SUCCEEDED", "FAILED DeployTimeout", ...
-    held: bool
-    faults_injected: int = 0
-    faults_consumed: int = 0
-    orphans: int = 0
-
-
-@dataclass
-class BadInputResult:
-    case: str
-    error: str | None
-    rejected: bool
-    writes: list[str]
-
-
-@dataclass
-class Summary:
-    """Filled by the tests, printed by the terminal summary hook of tests/faults/conftest.py."""
-
-    cases: list[CaseResult] = field(default_factory=list)
-    bad_inputs: list[BadInputResult] = field(default_factory=list)
-
-    def table(self) -> list[str]:
-        if not self.cases and not self.bad_inputs:
-            return []
-        width = max([44, *(len(case.case) for case in self.cases)])
-        lines = [f"{'fault case':<{width}} {'ending':<34} {'faults':>7} {'orphans':>7}  invariant"]
-        for case in self.cases:
-            faults = f"{case.faults_consumed}/{case.faults_injected}" if case.faults_injected else "-"
-            lines.append(
-                f"{case.case:<{width}} {case.outcome:<34} {faults:>7} {case.orphans:>7}  "
-                f"{'held' if case.held else 'BROKEN'}"
-            )
-        held = sum(case.held for case in self.cases)
-        injected = sum(case.faults_injected for case in self.cases)
-        consumed = sum(case.faults_consumed for case in self.cases)
-        rejected = sum(result.rejected for result in self.bad_inputs)
-        writes = sum(len(result.writes) for result in self.bad_inputs)
-        lines += [
-            "",
-            f"{'faults tried':<28} {len(self.cases)} cases, {consumed} of {injected} injected AWS errors hit",
-            f"{'invariant held':<28} {held} of {len(self.cases)}",
-            f"{'orphans':<28} {sum(case.orphans for case in self.cases)}",
-            f"{'inputs rejected':<28} {rejected} of {len(self.bad_inputs)}",
-            f"{'writes seen':<28} {writes}",
-        ]
-        for result in self.bad_inputs:
-            if not result.rejected or result.writes:
-                lines.append(f"  bad input {result.case}: {result.error} writes={result.writes}")
-        return lines
-
-
-SUMMARY = Summary()
-
-
-def retire_leftover_stagings(cloud: LocalCloudHandle) -> list[str]:
-    """Retire every staging distribution and policy on the local cloud: earlier suites of this
-    pytest session leave theirs behind, and this suite needs up to a dozen of the 20 an account
-    may hold. Only called before any of this suite's releases runs (pytest runs tests serially)."""
-    cloudfront = cloud.client("cloudfront")
-    summaries = cloudfront.list_distributions()["DistributionList"].get("Items", [])
-    owners = [
-        SeededSite(
-            primary_distribution_id=summary["Id"],
-            domain_name=summary["DomainName"],
-            # The leftover staging copies read the primary's bucket: found by the origin.
-            bucket_name=summary["Origins"]["Items"][0]["DomainName"].split(".s3.", 1)[0],
-            origin_access_control_id="",
-        )
-        for summary in summaries
-        if not summary.get("Staging")
-    ]
-    problems = retire_all_sites(cloud, owners)
-    for summary in cloudfront.list_distributions()["DistributionList"].get("Items", []):
-        if summary.get("Staging"):
-            problems.append(f"{summary['Id']}: a staging distribution is left")
-    return problems

@@ -18,16 +18,15 @@ import pytest
 
 from cfcd.local.seed import SeededSite
 from tests.conftest import LocalCloudHandle
+from tests.fault_summary import SUMMARY, BadInputResult
 from tests.faults.support import (
-    SUMMARY,
-    BadInputResult,
     Release,
     copy_input,
     mutating_calls,
-    new_site,
     snapshot,
     stack_input,
 )
+from tests.sites import new_site
 
 pytestmark = pytest.mark.faults
 

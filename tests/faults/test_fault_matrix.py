@@ -26,23 +26,18 @@ from cfcd_common.aws import now
 from cfcd_common.release_history import read_history
 from tests.conftest import LocalCloudHandle
 from tests.e2e.release_support import SEEDED_PRICE_CLASS
+from tests.fault_summary import SUMMARY, CaseResult
 from tests.faults.support import (
-    SITES,
-    SUMMARY,
-    CaseResult,
     Release,
     Snapshot,
     Verdict,
     check_invariant,
     copy_input,
-    new_site,
-    retire_all_sites,
-    retire_leftover_stagings,
-    retire_staging,
     snapshot,
     stack_input,
     wait_for,
 )
+from tests.sites import SITES, new_site, retire_all_sites, retire_leftover_stagings, retire_staging
 
 pytestmark = pytest.mark.faults
 

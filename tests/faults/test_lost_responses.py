@@ -34,25 +34,20 @@ import pytest
 
 from cfcd.local.faults import Fault, FaultsClient
 from cfcd.local.seed import SeededSite, seed_site
-from cfcd_common.approvals import APPROVAL_KEY_PREFIX, approval_id_for, find_pending
+from cfcd_common.approvals import APPROVAL_KEY_PREFIX, EXECUTION_INDEX, approval_id_for, find_pending
 from cfcd_common.cloudfront import caller_reference_prefix
 from tests.conftest import LocalCloudHandle, _start_local_cloud, _stop, _wait_for_local_json
+from tests.fault_summary import SUMMARY, CaseResult
 from tests.faults.support import (
-    SITES,
-    SUMMARY,
-    CaseResult,
     Release,
     Verdict,
     approval_mails,
     check_invariant,
     copy_input,
-    new_site,
-    policies_naming,
-    retire_all_sites,
-    retire_staging,
     snapshot,
     stack_input,
 )
+from tests.sites import SITES, new_site, policies_naming_any, retire_all_sites, retire_staging
 
 pytestmark = pytest.mark.faults
 
@@ -85,6 +80,8 @@ class Scene:
     cloud: LocalCloudHandle
     site: SeededSite
     stack_name: str
+    # The release under test's name, chosen before it starts.
+    execution_name: str = field(default_factory=lambda: f"lost-{uuid.uuid4().hex[:10]}")
     release: Release | None = None
     policy_id: str | None = None
 
@@ -97,9 +94,17 @@ class Scene:
         assert self.release is not None, "the fault needs a running release"
         return self.release
 
+    @property
+    def execution_arn(self) -> str:
+        """The ARN StartExecution gives an execution of this name (the ARN is the machine's, with
+        ``execution`` for ``stateMachine``, and the name appended)."""
+        machine = self.cloud.info.state_machine_arn
+        assert machine is not None, "the local cloud deployed no state machine"
+        return f"{machine.replace(':stateMachine:', ':execution:', 1)}:{self.execution_name}"
+
     @functools.cached_property
     def approval_id(self) -> str:
-        return approval_id_for(signing_key(self.cloud), self.execution.arn)
+        return approval_id_for(signing_key(self.cloud), self.execution_arn)
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,9 @@ class LostResponse:
     service: str
     operation: str
     matching: Callable[[Scene], list[str]]
-    # When the fault is registered: before the release starts; once it runs (its execution name
-    # and approval id exist); once it waits for the decision (its policy is attached).
-    inject: Literal["before", "running", "deciding"] = "before"
+    # When the fault is registered: before the release starts (its execution name, and so its
+    # approval id, are chosen before); once it waits for the decision (its policy is attached).
+    inject: Literal["before", "deciding"] = "before"
     decision: Literal["approve", "reject"] = "approve"
     expected: str = "SUCCEEDED"
     mode: Literal["copy", "stack"] = "copy"
@@ -198,36 +203,31 @@ LOST_RESPONSES = [
         "PutItem of the approval record",
         "dynamodb",
         "PutItem",
-        lambda scene: [APPROVAL_KEY_PREFIX, scene.execution.arn],
-        inject="running",
+        lambda scene: [APPROVAL_KEY_PREFIX, scene.execution_arn],
     ),
     LostResponse(
         "UpdateItem marking the mail SENDING",
         "dynamodb",
         "UpdateItem",
         lambda scene: [scene.approval_id, '"SENDING"'],
-        inject="running",
     ),
     LostResponse(
         "UpdateItem marking the mail SENT",
         "dynamodb",
         "UpdateItem",
         lambda scene: [scene.approval_id, '"SENT"'],
-        inject="running",
     ),
     LostResponse(
         "Publish of the approval mail (SNS)",
         "sns",
         "Publish",
-        lambda scene: [scene.execution.name],
-        inject="running",
+        lambda scene: [scene.execution_name],
     ),
     LostResponse(
         "SendEmail of the approval mail (SES)",
         "sesv2",
         "SendEmail",
-        lambda scene: [scene.execution.name],
-        inject="running",
+        lambda scene: [scene.execution_name],
         ses=True,
     ),
     LostResponse(
@@ -249,7 +249,7 @@ LOST_RESPONSES = [
         "stepfunctions",
         "SendTaskFailure",
         # The rejection's cause names the approver, who names the release (Release.decide_by_mail).
-        lambda scene: [scene.execution.name],
+        lambda scene: [scene.execution_name],
         inject="deciding",
         decision="reject",
         expected="DeploymentRejected",
@@ -313,9 +313,8 @@ def run_case(cloud: LocalCloudHandle, case: LostResponse, site: SeededSite) -> L
         release = "3.0.0"
     before = snapshot(cloud, site.primary_distribution_id)
     faults = [lose(scene, case)] if case.inject == "before" else []
-    scene.release = Release(cloud, release_document(case, scene, release), label="lost")
-    if case.inject == "running":
-        faults.append(lose(scene, case))
+    scene.release = Release(cloud, release_document(case, scene, release), name=scene.execution_name)
+    assert scene.release.arn == scene.execution_arn, "the faults registered matched another ARN"
     if case.inject == "deciding":
         scene.release.waits_for_a_decision()
         scene.policy_id = attached_policy(cloud, site)
@@ -344,7 +343,7 @@ def not_exactly_once(scene: Scene, channels: list[str]) -> list[str]:
         and summary["Origins"]["Items"][0]["DomainName"].startswith(f"{site.bucket_name}.")
     ]
     problems = [] if len(stagings) == 1 else [f"{len(stagings)} staging distributions: {stagings}"]
-    policies = policies_naming(cloud, set(stagings))
+    policies = policies_naming_any(cloud, set(stagings))
     attached = attached_policy(cloud, site)
     if policies != [attached] or attached is None:
         problems.append(f"policies naming staging {policies}, attached to the primary {attached}")
@@ -352,17 +351,17 @@ def not_exactly_once(scene: Scene, channels: list[str]) -> list[str]:
     records = [
         item
         for item in table.query(
-            IndexName="byExecution",
+            IndexName=EXECUTION_INDEX,
             KeyConditionExpression="executionArn = :arn",
-            ExpressionAttributeValues={":arn": scene.execution.arn},
+            ExpressionAttributeValues={":arn": scene.execution_arn},
         )["Items"]
         if str(item["pk"]).startswith(APPROVAL_KEY_PREFIX)
     ]
     if len(records) != 1:
         problems.append(f"{len(records)} approval records")
-    if find_pending(table, scene.execution.arn) is not None:
+    if find_pending(table, scene.execution_arn) is not None:
         problems.append("the approval record is still PENDING")
-    mails = sorted(approval_mails(cloud, scene.execution.arn))
+    mails = sorted(approval_mails(cloud, scene.execution_arn))
     if mails != channels:
         problems.append(f"approval mails through {mails}, expected one through each of {channels}")
     return problems

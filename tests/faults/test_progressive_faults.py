@@ -12,16 +12,15 @@ import uuid
 import pytest
 
 from tests.conftest import LocalCloudHandle
+from tests.fault_summary import SUMMARY, CaseResult
 from tests.faults.support import (
-    SUMMARY,
-    CaseResult,
     Release,
     check_invariant,
     copy_input,
-    new_site,
     snapshot,
 )
-from tests.progressive_support import Viewers, make_progressive, put_alarm, release_folder
+from tests.progressive_support import browsing, make_progressive, put_alarm, release_folder
+from tests.sites import new_site
 
 pytestmark = pytest.mark.faults
 
@@ -62,7 +61,7 @@ def test_cloudwatch_errors_and_throttled_step_calls_are_retried_and_the_release_
     injected += PAST_BOTO3_RETRIES + 1
 
     # When it is released and approved
-    with Viewers(cloud, site):
+    with browsing(cloud, site):
         release = Release(cloud, document, label="progressive")
         release.approve()
         description = release.finished()

@@ -28,9 +28,17 @@ import pytest
 from cfcd.local.seed import SeededSite
 from cfcd.local.stepfunctions_quotas import history_limit_cause
 from tests.conftest import LocalCloudHandle
-from tests.faults.support import Release, Verdict, check_invariant, copy_input, new_site, snapshot, wait_for
+from tests.faults.support import (
+    Release,
+    Verdict,
+    check_invariant,
+    copy_input,
+    snapshot,
+    wait_for,
+)
 from tests.history_budget import contract_timing, loops, max_checks, state_events, worst_case_events
-from tests.progressive_support import Viewers, make_progressive, release_folder
+from tests.progressive_support import browsing, make_progressive, release_folder
+from tests.sites import new_site
 
 pytestmark = pytest.mark.faults
 
@@ -229,7 +237,7 @@ def test_a_promoted_three_step_release_of_a_25_origin_25_behaviour_distribution_
     document = make_progressive(copy_input(site), release_folder(cloud, site, "2.0.0"))
 
     # When a three-step release of it passes its steps, is approved and promoted
-    with Viewers(cloud, site):
+    with browsing(cloud, site):
         release = Release(cloud, document)
         release.approve()
         assert release.finished()["status"] == "SUCCEEDED"

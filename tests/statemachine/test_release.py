@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from boto3.dynamodb.conditions import Key
 
-from cfcd.local.seed import SeededSite, seed_site
+from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import EXECUTION_INDEX
 from tests.conftest import LocalCloudHandle
 
@@ -116,11 +116,6 @@ def policy_of(cloud: LocalCloudHandle, site: SeededSite) -> dict[str, Any]:
     assert policy_id, "the primary has no continuous deployment policy attached"
     policy: dict[str, Any] = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)
     return dict(policy["ContinuousDeploymentPolicyConfig"])
-
-
-@pytest.fixture
-def site(cloud: LocalCloudHandle) -> SeededSite:
-    return seed_site(cloud.info.aws_endpoint, bucket=f"site-{uuid.uuid4().hex[:12]}")
 
 
 def test_header_release_ends_in_promotion(cloud: LocalCloudHandle, site: SeededSite) -> None:

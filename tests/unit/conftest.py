@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -45,6 +46,12 @@ def load_template() -> dict[str, Any]:
     return loaded
 
 
+@functools.cache
+def template_default(parameter: str) -> str:
+    default: str = load_template()["Parameters"][parameter]["Default"]
+    return default
+
+
 def load_asl() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(ASL_PATH.read_text())
     return loaded
@@ -75,6 +82,12 @@ def use_client(monkeypatch: pytest.MonkeyPatch, service: str, client: Any) -> No
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.fixture(autouse=True)
+def function_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The functions' environment as template.yaml sets it by default."""
+    monkeypatch.setenv("ORIGIN_PATH_PARAMETER_PREFIX", template_default("OriginPathParameterPrefix"))
 
 
 @pytest.fixture

@@ -322,7 +322,7 @@ def test_a_decision_after_the_deadline_is_expired_and_calls_nothing(
     assert stored is not None and stored.status is ApprovalStatus.PENDING and stored.decided_by is None
 
 
-@pytest.mark.parametrize("approval_id", [new_approval_id(), "not a valid id"])
+@pytest.mark.parametrize("approval_id", [pytest.param(new_approval_id(), id="well-formed"), "not a valid id"])
 def test_an_unknown_approval_is_not_found(table: Any, sfn: StepFunctionsSpy, approval_id: str) -> None:
     # When a decision names no stored approval
     decision = approve(table, sfn, approval_id, int(time.time()))

@@ -42,7 +42,6 @@ def site(emulated_cloudfront: Any, deployment_table: str, monkeypatch: pytest.Mo
     use_client(monkeypatch, "cloudfront", emulated_cloudfront)
     use_client(monkeypatch, "s3", boto3.client("s3", region_name="us-east-1"))
     use_client(monkeypatch, "dynamodb", boto3.client("dynamodb", region_name="us-east-1"))
-    monkeypatch.setenv("ORIGIN_PATH_PARAMETER_PREFIX", "/cfcd/")
     return create_primary(emulated_cloudfront)
 
 

@@ -18,12 +18,6 @@ PRIMARY_TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "primary.y
 PARAMETER = "/cfcd/site/origin-path"
 
 
-@pytest.fixture(autouse=True)
-def prefix(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The stack's OriginPathParameterPrefix (template.yaml's default)."""
-    monkeypatch.setenv("ORIGIN_PATH_PARAMETER_PREFIX", "/cfcd/")
-
-
 def create_primary(cloudfront: Any, http_version: str = "http2", enabled: bool = True) -> dict[str, Any]:
     created = cloudfront.create_distribution(
         DistributionConfig={
