@@ -56,7 +56,7 @@ browser: ## Install Debian's headless Chromium for the browser tests (as root; o
 	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 
 test: browser install lint ## Run every check and test: lint, unit, state machine, e2e, faults
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_FLAGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_FLAGS)
 
 test-unit: install ## Only the fast unit tests
 	$(BIN)/pytest -m unit $(PYTEST_FLAGS)

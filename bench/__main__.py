@@ -82,12 +82,14 @@ def main(argv: list[str] | None = None) -> int:
             if "cost" in wanted:
                 _progress("cost: releases with 2 s and 4 s propagation")
                 happy += cost.extra_runs(cloud)
+                _progress("cost: a 3-step progressive release (approval.mode auto)")
+                steps_run = cost.progressive_run(cloud)
             if "lag" in wanted:
                 _progress(f"detection lag: {options.lag_runs} releases of ~20 s")
                 results.detection_lag, lag_runs = detection_lag.measure(cloud, options.lag_runs)
                 happy += lag_runs
             if "cost" in wanted:
-                results.cost = cost.measure(happy, functions)
+                results.cost = cost.measure(happy, functions, steps_run)
             if "edge" in wanted:
                 _progress("edge throughput")
                 results.edge_throughput = edge_throughput.measure(cloud)

@@ -22,7 +22,11 @@ from typing import Any, TypeVar
 import boto3
 
 from bench.functions import REPO_ROOT, TEMPLATE
+from cfcd.client.release_input import validate_input
 from cfcd.demo.approval import ApprovalMail, find_approval_mail, open_link, submit_decision
+from cfcd.demo.context import STICKINESS
+from cfcd.demo.progressive import ANALYSIS, AUTOMATIC, PROBE_SAMPLES, PROBE_TIMEOUT_SECONDS, STEPS
+from cfcd.demo.viewer import Browsers, Site
 from cfcd.local import cloudfront
 from cfcd.local.cloud import LocalCloud, LocalCloudInfo
 from cfcd.local.cloudfront.api import state_for
@@ -196,6 +200,40 @@ class BenchCloud:
         if instant_after_approval:
             self.set_propagation_seconds(0)
         self.approve(mail)
+        return self._succeeded(document, arn, propagation_seconds, deployed_at)
+
+    def progressive_input(self, poll_seconds: int) -> dict[str, Any]:
+        """The header release's input made a weight release in the demo's steps (cfcd.demo.progressive):
+        its steps, analysis, probe samples and probe timeout, promoted with ``approval.mode: auto``."""
+        document = self.release_input("input_copy_header.json", poll_seconds)
+        document["traffic"] = {
+            "type": "SingleWeight",
+            "steps": [dict(step) for step in STEPS],
+            "stickiness": dict(STICKINESS),
+        }
+        document["analysis"] = dict(ANALYSIS)
+        document["approval"] = dict(AUTOMATIC)
+        document["probe"]["samples"] = PROBE_SAMPLES
+        document["timing"]["probeTimeoutSeconds"] = PROBE_TIMEOUT_SECONDS
+        validate_input(document)
+        return document
+
+    def run_progressive_release(self, propagation_seconds: float, poll_seconds: int) -> ReleaseRun:
+        """One happy progressive release (:meth:`progressive_input`), no human in it.
+
+        Synthetic browsers visit the site through the edge until it ends, so the edge publishes the
+        per-second CloudWatch metrics each step's analysis reads (its ``minRequests``).
+        """
+        self.set_propagation_seconds(propagation_seconds)
+        document = self.progressive_input(poll_seconds)
+        with Browsers(Site(self.info.edge_endpoint, self.site.domain_name)):
+            _, arn = self.start(document)
+            return self._succeeded(document, arn, propagation_seconds, deployed_at=None)
+
+    def _succeeded(
+        self, document: dict[str, Any], arn: str, propagation_seconds: float, deployed_at: float | None
+    ) -> ReleaseRun:
+        """The execution once it ended (within :data:`RELEASE_DEADLINE_SECONDS`), which must be SUCCEEDED."""
         description = self.finished(arn)
         if description["status"] != "SUCCEEDED":
             raise RuntimeError(
@@ -205,7 +243,7 @@ class BenchCloud:
         return ReleaseRun(
             name=document["release"],
             propagation_seconds=propagation_seconds,
-            poll_seconds=poll_seconds,
+            poll_seconds=int(document["timing"]["pollSeconds"]),
             description=description,
             history=self.history(arn),
             deployed_at=deployed_at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel
 
 from bench.cli_startup import CliStartupResult
@@ -126,6 +128,21 @@ def figures(results: Results) -> list[Figure]:
                 met=None,
             )
         )
+        steps = cost.progressive
+        rows.append(
+            Figure(
+                number="3",
+                name=f"State transitions of a {steps.steps}-step progressive release",
+                measured=(
+                    f"{steps.transitions} measured locally ({steps.waits} waits);"
+                    f" AWS example ({Path(steps.example).name}, {steps.example_poll_seconds} s polls,"
+                    " auto approval):"
+                    f" ~{steps.aws.transitions:g} transitions, {_usd(steps.aws.total_usd)}"
+                ),
+                goal="-",
+                met=None,
+            )
+        )
     cold = results.cold_start
     if cold is not None:
         worst = max(cold.functions, key=lambda f: f.ratio)
@@ -193,6 +210,33 @@ def render(results: Results) -> str:
     return "\n".join(lines)
 
 
+def _progressive_details(cost: CostResult) -> list[str]:
+    steps, aws = cost.progressive, cost.progressive.aws
+    waits = ", ".join(f"{name} {count}" for name, count in steps.waits_by_state.items())
+    arithmetic = " + ".join(
+        f"({s.bake_seconds}/{s.interval_seconds} + {s.deploy_polls})" for s in steps.example_steps
+    )
+    return [
+        "",
+        f"{steps.steps}-step progressive release (approval.mode auto, no human; manual adds"
+        f" {steps.manual_approval_transitions} transition, RequestApproval, and"
+        f" {steps.manual_approval_invocations} Lambda calls with the emailed link's):",
+        f"  local: {steps.transitions} transitions, {steps.waits} waits ({waits or 'none'}),"
+        f" {steps.lambda_invocations} Lambda invocations, {steps.retries} retries, {steps.wall_s:g} s",
+        f"  fixed part F = {steps.transitions} - 3x{steps.waits} = {steps.fixed_transitions} transitions"
+        f" ({steps.fixed_invocations} Lambda invocations)",
+        f"  AWS, {steps.example} at {steps.example_poll_seconds} s polls: waits = {cost.typical.polls}"
+        " (the typical release's) + per step bakeSeconds/intervalSeconds analyses + polls for its"
+        " weight to deploy:",
+        f"    {cost.typical.polls} + {arithmetic}"
+        f" = {cost.typical.polls} + {' + '.join(str(s.waits) for s in steps.example_steps)} = {aws.polls}",
+        f"  transitions = F + 3 x waits = {steps.fixed_transitions} + 3x{aws.polls} = {aws.transitions:g}"
+        f" = {_usd(aws.step_functions_usd)}; {aws.invocations:g} Lambda calls"
+        f" = {_usd(aws.lambda_requests_usd)} requests + {_usd(aws.lambda_compute_usd)} compute;"
+        f" total {_usd(aws.total_usd)}",
+    ]
+
+
 def _details(results: Results) -> list[str]:
     lines: list[str] = []
     startup = results.cli_startup
@@ -245,6 +289,7 @@ def _details(results: Results) -> list[str]:
             " at it the typical release's compute would be"
             f" {_usd(cost.typical.lambda_compute_at_local_duration_usd)}."
         )
+        lines += _progressive_details(cost)
     cold = results.cold_start
     if cold is not None:
         lines += [

@@ -9,7 +9,9 @@ deploys another template instead of the repository's ``template.yaml``.
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -156,19 +158,34 @@ def sites_within_the_quota(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # --- running on several workers (pytest-xdist, `make test`) ----------------------------------------
-# Each worker is a session of its own, with a local cloud of its own. Tests sharing a module-scoped
-# fixture (a batch of releases run side by side, one module-wide setup) go to one worker: their
-# fixture must run once. Every other test goes wherever a worker is free.
+# Each worker is a session of its own, with a local cloud of its own. The tests of a module with a
+# module-scoped fixture (a batch of releases run side by side, one module-wide setup) go to one
+# worker, biggest module first: the fixture must run once. Every other test goes to whichever
+# worker is free. (xdist's own `--dist loadgroup` cannot be used: it renames node ids through an
+# attribute pytest 9 no longer reads.)
+MODULE_SCOPE = re.compile(r"scope\s*=\s*[\"']module[\"']")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        definitions = getattr(item, "_fixtureinfo", None)
-        if definitions is None:
-            continue
-        if any(fixture_defs[-1].scope == "module" for fixture_defs in definitions.name2fixturedefs.values()):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+@functools.cache
+def shares_a_module_fixture(test_file: str) -> bool:
+    """Whether the file, or a conftest.py above it in tests/, defines a module-scoped fixture."""
+    path = REPO_ROOT / test_file
+    candidates = [path] + [
+        folder / "conftest.py" for folder in path.parents if folder.is_relative_to(REPO_ROOT / "tests")
+    ]
+    return any(candidate.is_file() and MODULE_SCOPE.search(candidate.read_text()) for candidate in candidates)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModuleBatchScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            test_file = nodeid.split("::", 1)[0]
+            return test_file if shares_a_module_fixture(test_file) else nodeid
+
+    return ModuleBatchScheduling(config, log)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

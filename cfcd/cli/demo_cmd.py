@@ -37,7 +37,9 @@ LOG_FILE = "demo.log"
 )
 def demo_command(state_dir: Path, template: Path, propagation_seconds: float) -> None:
     """Watch a release go live step by step: v1 live, header release of v2 approved by email link
-    and promoted, weight release of v3 (15 %, sticky) rejected and rolled back.
+    and promoted, weight release of v3 (15 %, sticky) rejected and rolled back; then v4 in weight
+    steps stopped at the first by its failing script, v3 promoted through every step with no
+    human, and `cfcd rollback` back to v2.
 
     Starts its own local cloud (no AWS account, no Docker) and stops it at the end. Every check
     prints its evidence; the first failed check stops the demo with exit code 1.

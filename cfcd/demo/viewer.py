@@ -108,6 +108,8 @@ class Browsers:
         self._thread = threading.Thread(target=self._visit, name="browsers", daemon=True)
         self.pages: Counter[str] = Counter()
         self.script_errors: Counter[str] = Counter()
+        # Visits the edge did not answer in time (a loaded machine): counted, and browsing goes on.
+        self.unanswered = 0
 
     @property
     def visits(self) -> int:
@@ -116,11 +118,15 @@ class Browsers:
     def _visit(self) -> None:
         while not self._stop.is_set():
             browser = StickyViewer(self._site)
-            page = browser.get("/")
-            script = browser.get(f"/{SCRIPT}")
-            self.pages[page.release] += 1
-            if script.status >= 500:
-                self.script_errors[page.release] += 1
+            try:
+                page = browser.get("/")
+                script = browser.get(f"/{SCRIPT}")
+            except OSError:  # a timeout or a refused connection: a browser gives up on its visit
+                self.unanswered += 1
+            else:
+                self.pages[page.release] += 1
+                if script.status >= 500:
+                    self.script_errors[page.release] += 1
             self._stop.wait(VISIT_PAUSE_SECONDS)
 
     def __enter__(self) -> Browsers:
