@@ -81,6 +81,24 @@ def _policy_traffic(ctx: DemoContext) -> tuple[bool, float | None]:
     return bool(traffic["Enabled"]), None if weight is None else float(weight)
 
 
+def _every_viewer_gets(
+    ctx: DemoContext, release: str, claim: str, unchanged: dict[str, Any] | None = None
+) -> None:
+    """Check that the primary serves ``release`` to NEW_VIEWERS new viewers (and, given the config
+    from before, that its config is that one)."""
+    _, config = ctx.primary_config()
+    sample = shares(ctx.viewers.sample(NEW_VIEWERS))
+    label = f"v{release.split('.', 1)[0]}"
+    ctx.report.check(
+        origin_path(config) == f"/{release}"
+        and sample == {label: NEW_VIEWERS}
+        and (unchanged is None or config == unchanged),
+        claim,
+        f"OriginPath {origin_path(config)}; {NEW_VIEWERS} requests: "
+        + ", ".join(f"{name} ×{count}" for name, count in sorted(sample.items())),
+    )
+
+
 def _step_lines(progress: Progress | None) -> str:
     if progress is None:
         return "no step recorded"
@@ -147,13 +165,8 @@ def broken_script_is_stopped_at_the_first_step(ctx: DemoContext) -> Release:
         + f" ({on_v4 / max(visits, 1):.1%} on v4, at most {bound:.1%} expected); "
         f"{SCRIPT} failed for {sum(browsers.script_errors.values())} of them",
     )
-    _, after = ctx.primary_config()
-    sample = shares(ctx.viewers.sample(NEW_VIEWERS))
-    ctx.report.check(
-        after == before and sample == {"v2": NEW_VIEWERS},
-        "the primary is untouched and every new viewer gets v2",
-        f"OriginPath {origin_path(after)}; {NEW_VIEWERS} requests: "
-        + ", ".join(f"{name} ×{count}" for name, count in sorted(sample.items())),
+    _every_viewer_gets(
+        ctx, "2.0.0", "the primary is untouched and every new viewer gets v2", unchanged=before
     )
     return release
 
@@ -183,14 +196,7 @@ def good_release_is_promoted_through_every_step(ctx: DemoContext) -> Release:
         f"states entered: {' → '.join(dict.fromkeys(states))}\n"
         f"approval mail for {release.name}: {'none' if mail is None else mail.summary.path.name}",
     )
-    _, config = ctx.primary_config()
-    sample = shares(ctx.viewers.sample(NEW_VIEWERS))
-    ctx.report.check(
-        origin_path(config) == "/3.0.0" and sample == {"v3": NEW_VIEWERS},
-        "the primary serves v3 to every viewer",
-        f"OriginPath {origin_path(config)}; {NEW_VIEWERS} requests: "
-        + ", ".join(f"{name} ×{count}" for name, count in sorted(sample.items())),
-    )
+    _every_viewer_gets(ctx, "3.0.0", "the primary serves v3 to every viewer")
     return release
 
 
@@ -211,12 +217,5 @@ def rollback_brings_v2_back(ctx: DemoContext) -> Release:
         "the rollback SUCCEEDED, through the whole workflow (staging, probe, promote, verify)",
         f"{release.name}: {description['status']}",
     )
-    _, config = ctx.primary_config()
-    sample = shares(ctx.viewers.sample(NEW_VIEWERS))
-    ctx.report.check(
-        origin_path(config) == "/2.0.0" and sample == {"v2": NEW_VIEWERS},
-        "v2 is back for every viewer",
-        f"OriginPath {origin_path(config)}; {NEW_VIEWERS} requests: "
-        + ", ".join(f"{name} ×{count}" for name, count in sorted(sample.items())),
-    )
+    _every_viewer_gets(ctx, "2.0.0", "v2 is back for every viewer")
     return release

@@ -24,7 +24,7 @@ from cfcd.local.faults import Fault
 from cfcd.local.seed import SeededSite, release_page
 from cfcd_common.aws import now
 from cfcd_common.release_history import read_history
-from tests.conftest import LocalCloudHandle
+from tests.conftest import TEST_PROPAGATION_SECONDS, LocalCloudHandle
 from tests.e2e.release_support import SEEDED_PRICE_CLASS
 from tests.fault_summary import SUMMARY, CaseResult
 from tests.faults.support import (
@@ -47,6 +47,7 @@ CLEANUP_DEADLINE_SECONDS = 30.0
 # Task-fault cases at once: with the concurrent batch's sites (kept until the module ends) the
 # account stays under its 20 staging distributions.
 TASK_FAULTS_SIDE_BY_SIDE = 6
+TASK_FAULT_PROPAGATION_SECONDS = 4.0
 
 
 @dataclass
@@ -668,14 +669,23 @@ def judged_task_fault(cloud: LocalCloudHandle, fault: TaskFault) -> TaskFaultRun
 def task_fault_runs(local_cloud: LocalCloudHandle) -> dict[str, TaskFaultRun | BaseException]:
     """Every task-fault case side by side: each fault matches only its own release's call."""
     local_cloud.faults.reset()
+    # A case whose fault waits for a Wait state (WaitForDeployed, WaitForPromotion) needs the
+    # check before it to see InProgress: with the releases side by side on a busy machine, a check
+    # can come more than a second after the change it checks.
+    local_cloud.faults.set_propagation_seconds(TASK_FAULT_PROPAGATION_SECONDS)
     results: dict[str, TaskFaultRun | BaseException] = {}
-    with ThreadPoolExecutor(max_workers=TASK_FAULTS_SIDE_BY_SIDE) as pool:
-        futures = {fault.task: pool.submit(judged_task_fault, local_cloud, fault) for fault in TASK_FAULTS}
-        for name, future in futures.items():
-            try:
-                results[name] = future.result()
-            except Exception as error:  # reported by that case's test
-                results[name] = error
+    try:
+        with ThreadPoolExecutor(max_workers=TASK_FAULTS_SIDE_BY_SIDE) as pool:
+            futures = {
+                fault.task: pool.submit(judged_task_fault, local_cloud, fault) for fault in TASK_FAULTS
+            }
+            for name, future in futures.items():
+                try:
+                    results[name] = future.result()
+                except Exception as error:  # reported by that case's test
+                    results[name] = error
+    finally:
+        local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
     SITES.clear()  # each retired by its worker
     return results
 
