@@ -23,6 +23,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -46,6 +47,7 @@ MUTATING_PREFIXES = ("Create", "Update", "Put", "Delete", "Copy")
 # cfcd_common.approval_views.mail_subject: "Approve release <release> on CloudFront <id> ...?"
 APPROVAL_SUBJECT_START = "Approve release "
 T = TypeVar("T")
+R = TypeVar("R")
 Config = dict[str, Any]
 
 
@@ -366,3 +368,17 @@ def mutating_calls(cloud: LocalCloudHandle, since: float, until: float) -> list[
         for call in cloud.faults.calls()
         if since <= call.time <= until and call.operation.startswith(MUTATING_PREFIXES)
     ]
+
+
+def side_by_side(cases: dict[str, Callable[[], R]], workers: int) -> dict[str, R | BaseException]:
+    """Run every case at once (``workers`` at a time); each case's result, or what it raised (for
+    that case's test to report), by name."""
+    results: dict[str, R | BaseException] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {name: pool.submit(case) for name, case in cases.items()}
+        for name, future in futures.items():
+            try:
+                results[name] = future.result()
+            except Exception as error:  # reported by that case's test
+                results[name] = error
+    return results

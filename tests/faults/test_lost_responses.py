@@ -25,7 +25,6 @@ import functools
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +43,7 @@ from tests.faults.support import (
     approval_mails,
     check_invariant,
     copy_input,
+    side_by_side,
     snapshot,
     stack_input,
 )
@@ -408,17 +408,13 @@ def lost_response_runs(
     ses = SesCloud(
         state_dir, _start_local_cloud(state_dir, [f"SenderEmail={SENDER}", f"ApprovalEmail={APPROVER}"])
     )
-    results: dict[str, LostRan | BaseException] = {}
     try:
-        with ThreadPoolExecutor(max_workers=CONCURRENT_RELEASES) as pool:
-            # The SES case first: it waits for its cloud to start while the others run.
-            ordered = sorted(LOST_RESPONSES, key=lambda case: not case.ses)
-            futures = {case.case: pool.submit(run, local_cloud, ses, case) for case in ordered}
-            for name, future in futures.items():
-                try:
-                    results[name] = future.result()
-                except Exception as error:  # reported by that case's test
-                    results[name] = error
+        # The SES case first: it waits for its cloud to start while the others run.
+        ordered = sorted(LOST_RESPONSES, key=lambda case: not case.ses)
+        results = side_by_side(
+            {case.case: functools.partial(run, local_cloud, ses, case) for case in ordered},
+            CONCURRENT_RELEASES,
+        )
     finally:
         _stop(ses.process)
     batch_sites = list(SITES)

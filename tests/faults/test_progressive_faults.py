@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import LocalCloudHandle
 from tests.fault_summary import SUMMARY, CaseResult
+from tests.faults.matrix import TRANSIENT
 from tests.faults.support import (
     Release,
     check_invariant,
@@ -32,7 +33,6 @@ STEP_OPERATIONS = [
     ("cloudwatch", "GetMetricData"),
     ("cloudwatch", "DescribeAlarms"),
 ]
-TRANSIENT = [("Throttling", 400), ("ServiceUnavailable", 503)]
 # More 503s in a row than boto3 tries (4 attempts: cfcd_common.aws.CLIENT_CONFIG): the task fails
 # TransientAwsError and the state machine retries it.
 PAST_BOTO3_RETRIES = 5
