@@ -24,6 +24,8 @@ from tests.unit.local.test_cloudfront_policies import (
 )
 
 pytestmark = pytest.mark.unit
+# How long a change stays InProgress: long enough that a busy machine still looks before it is deployed.
+CHANGE_SECONDS = 2.0
 
 
 @pytest.fixture
@@ -57,7 +59,7 @@ def update_config(client: Any, distribution_id: str, **changes: Any) -> str:
     )
 
 
-def wait_for(predicate: Any, deadline_seconds: float = 5.0) -> None:
+def wait_for(predicate: Any, deadline_seconds: float = 15.0) -> None:
     deadline = time.monotonic() + deadline_seconds
     while not predicate():
         if time.monotonic() > deadline:
@@ -257,7 +259,7 @@ def test_every_change_is_in_progress_then_deployed(client: Any) -> None:
 
 def test_propagation_delay_keeps_changes_in_progress(client: Any) -> None:
     # Given a propagation delay
-    cloudfront.set_propagation_seconds(0.3)
+    cloudfront.set_propagation_seconds(CHANGE_SECONDS)
     created = client.create_distribution(DistributionConfig=distribution_config("p"))
     distribution_id = created["Distribution"]["Id"]
 
@@ -273,7 +275,7 @@ def test_policy_change_redeploys_the_primary(client: Any) -> None:
     primary = make_primary(client)
     staging = make_staging(client, primary["Id"], "staging")
     policy_id, _ = attach_policy(client, primary["Id"], staging["DomainName"])
-    cloudfront.set_propagation_seconds(0.3)
+    cloudfront.set_propagation_seconds(CHANGE_SECONDS)
 
     # When the policy is disabled
     current = client.get_continuous_deployment_policy_config(Id=policy_id)
@@ -290,7 +292,7 @@ def test_policy_change_redeploys_the_primary(client: Any) -> None:
 
 def test_invalidation_in_progress_then_completed(client: Any) -> None:
     # Given a propagation delay and a distribution
-    cloudfront.set_propagation_seconds(0.3)
+    cloudfront.set_propagation_seconds(CHANGE_SECONDS)
     distribution_id = make_primary(client)["Id"]
     batch = {"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "release-2"}
 
@@ -577,7 +579,7 @@ def test_three_thousand_files_in_progress_at_most(client: Any) -> None:
 
 
 def test_invalidations_in_progress_free_their_quota_once_completed(client: Any) -> None:
-    cloudfront.set_propagation_seconds(0.3)
+    cloudfront.set_propagation_seconds(CHANGE_SECONDS)
     distribution_id = make_primary(client)["Id"]
     invalidate(client, distribution_id, [f"/{n}/*" for n in range(15)], "full")
 
