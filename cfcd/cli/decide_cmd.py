@@ -2,12 +2,15 @@
 
 Both go through ``cfcd_common.approvals.decide``: the same single-use conditional update of the
 same DynamoDB record, and only its winner sends the task token back. The CLI never sends a token
-any other way. ``--by`` is required and recorded with the caller's AWS identity
-(``sts:GetCallerIdentity``), which AWS vouches for; the name alone is only what the caller typed.
+any other way. ``--by`` is recorded with the caller's AWS identity (``sts:GetCallerIdentity``),
+which AWS vouches for; the name alone is only what the caller typed. It is required against AWS.
+On the local cloud, which has one user and no identities, it defaults to the login name, so the
+pipelines' contract `cfcd reject ARN` holds there.
 """
 
 from __future__ import annotations
 
+import getpass
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -70,7 +73,9 @@ def _explain_nothing_pending(table: Table, sfn: SFNClient, execution_arn: str) -
     )
 
 
-def run_decision(action: Action, execution: str, comment: str, decided_by: str, target_kwargs: Any) -> int:
+def run_decision(
+    action: Action, execution: str, comment: str, decided_by: str | None, target_kwargs: Any
+) -> int:
     """Find the pending approval of the execution and decide it; returns the exit code."""
     # Imported here, not at start-up: boto3 and pydantic (`cfcd approve --help` stays fast).
     from botocore.exceptions import BotoCoreError, ClientError
@@ -78,6 +83,12 @@ def run_decision(action: Action, execution: str, comment: str, decided_by: str, 
     from cfcd_common.approvals import Outcome, decide, find_pending
 
     target = target_from_kwargs(target_kwargs)
+    if decided_by is None:
+        if target.source != "local":
+            raise click.UsageError(
+                f"Missing option '--by': who decides is required against AWS ({target.description})"
+            )
+        decided_by = getpass.getuser()
     execution_arn = target.execution_arn(execution)
     regional = target.for_arn(execution_arn)
     table, sfn = regional.table(), regional.sfn()
@@ -113,12 +124,12 @@ def _decision_command(action: Action, summary: str) -> click.Command:
     @click.option(
         "--by",
         "decided_by",
-        required=True,
         metavar="NAME",
-        help="Who decides, as recorded; your AWS identity (sts:GetCallerIdentity) is recorded with it.",
+        help="Who decides, as recorded; your AWS identity (sts:GetCallerIdentity) is recorded with it. "
+        "Required against AWS; on the local cloud it defaults to your login name.",
     )
     @target_options
-    def command(execution: str, comment: str, decided_by: str, **target_kwargs: Any) -> None:
+    def command(execution: str, comment: str, decided_by: str | None, **target_kwargs: Any) -> None:
         click.get_current_context().exit(run_decision(action, execution, comment, decided_by, target_kwargs))
 
     return command

@@ -7,12 +7,15 @@ ending) and the release lock (free, or still held by its owner).
 
 from __future__ import annotations
 
+import getpass
 import threading
 
 import pytest
+from click.testing import CliRunner
 
+from cfcd.cli import main as cli
 from cfcd.local.seed import SeededSite
-from cfcd_common.approvals import Outcome
+from cfcd_common.approvals import Outcome, latest_request
 from tests.conftest import LocalCloudHandle
 from tests.e2e.release_support import (
     HEADER_TRAFFIC,
@@ -122,9 +125,14 @@ def test_a_rejected_weight_release_sends_no_new_viewer_to_staging_once_it_has_en
     run = Release.start(cloud, copy_input(site, "2.0.0", WEIGHT_TRAFFIC))
     run.pending_approval()
 
-    # When the approver rejects it and the execution has ended
-    assert run.decide("reject").outcome is Outcome.DECIDED
+    # When a pipeline rejects it the way the contract says, `cfcd reject ARN` (no --by: on the
+    # local cloud the login name is recorded), and the execution has ended
+    rejected = CliRunner().invoke(cli, ["reject", run.arn, "--state-dir", str(cloud.state_dir)])
+    assert rejected.exit_code == 0, rejected.output
     description = run.finished()
+    table = cloud.resource("dynamodb").Table(cloud.info.table_name)
+    decision = latest_request(table, run.arn)
+    assert decision is not None and decision.decided_by == getpass.getuser()
 
     # Then not one of 200 new viewers (no stickiness cookie) reaches staging any more
     releases = [answer.release for answer in viewers(cloud, site).sample(NEW_VIEWERS)]
