@@ -12,7 +12,6 @@ import base64
 import json
 import time
 import unicodedata
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -25,7 +24,6 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
-from moto import mock_aws
 
 from cfcd_common.approvals import (
     ApprovalStatus,
@@ -43,34 +41,13 @@ from tests.unit.approval_support import (
     StepFunctionsSpy,
     create_distribution,
     create_signing_secret,
-    create_table,
     get_event,
     post_event,
     store_request,
-    use_fake_aws,
 )
 from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event, load_template
 
 pytestmark = pytest.mark.unit
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    use_fake_aws(monkeypatch)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def table(aws: None) -> Any:
-    return create_table(boto3.resource("dynamodb"))
-
-
-@pytest.fixture
-def sfn(aws: None) -> Iterator[StepFunctionsSpy]:
-    spy = StepFunctionsSpy(boto3.client("stepfunctions"))
-    yield spy
-    spy.close()
 
 
 def approve(table: Any, sfn: StepFunctionsSpy, approval_id: str, now: int) -> Any:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd.local import moto_patches
 from cfcd.local.faults import REGISTRY, Fault
@@ -35,10 +32,8 @@ from tests.unit.approval_support import (
     TASK_TOKEN,
     TIMED_OUT_EVENT,
     StepFunctionsSpy,
-    create_table,
     new_approval_id,
     store_request,
-    use_fake_aws,
 )
 from tests.unit.conftest import EXECUTION_ARN
 
@@ -46,25 +41,6 @@ pytestmark = pytest.mark.unit
 
 KEY = b"k" * 48
 KEYS = SigningKeys(KEY)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    use_fake_aws(monkeypatch)
-    with mock_aws():
-        yield
-
-
-@pytest.fixture
-def table(aws: None) -> Any:
-    return create_table(boto3.resource("dynamodb"))
-
-
-@pytest.fixture
-def sfn(aws: None) -> Iterator[StepFunctionsSpy]:
-    spy = StepFunctionsSpy(boto3.client("stepfunctions"))
-    yield spy
-    spy.close()
 
 
 def approve(table: Any, sfn: StepFunctionsSpy, approval_id: str, now: int, **overrides: Any) -> Any:
