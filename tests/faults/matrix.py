@@ -12,12 +12,8 @@ from cfcd.local.faults import Fault
 from cfcd.local.seed import SeededSite
 from tests.conftest import LocalCloudHandle
 from tests.fault_summary import SUMMARY, CaseResult
-from tests.faults.support import (
-    Release,
-    Snapshot,
-    Verdict,
-    check_invariant,
-)
+from tests.faults.support import Release, Snapshot, Verdict, check_invariant, copy_input, snapshot
+from tests.sites import new_site
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 STACK_TEMPLATE = (EXAMPLES / "staging-header.yaml").read_text()
@@ -136,3 +132,12 @@ def entered_states(release: Release) -> list[str]:
 def distribution(path: str = "") -> Callable[[SeededSite, dict[str, Any]], list[str]]:
     """A call on the site's primary distribution (its id in the URL), e.g. ``/copy``."""
     return lambda site, document: [f"/distribution/{site.primary_distribution_id}{path}"]
+
+
+def release_waiting_for_approval(cloud: LocalCloudHandle) -> tuple[SeededSite, Snapshot, Release]:
+    """A header release on a fresh site, waiting for its approval; the primary as it was before."""
+    site = new_site(cloud)
+    before = snapshot(cloud, site.primary_distribution_id)
+    release = Release(cloud, copy_input(site))
+    release.pending_approval()
+    return site, before, release

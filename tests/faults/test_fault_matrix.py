@@ -23,6 +23,7 @@ from tests.faults.matrix import (
     assert_ended,
     entered_states,
     lock_of,
+    release_waiting_for_approval,
 )
 from tests.faults.support import (
     Release,
@@ -132,10 +133,7 @@ def test_throttling_and_503_once_on_every_stack_mode_call_still_release(cloud: L
 
 def test_throttling_and_503_during_the_rollback_still_roll_back(cloud: LocalCloudHandle) -> None:
     # Given a release waiting for approval, and the rollback's calls set to fail once each
-    site = new_site(cloud)
-    before = snapshot(cloud, site.primary_distribution_id)
-    release = Release(cloud, copy_input(site))
-    release.pending_approval()
+    site, before, release = release_waiting_for_approval(cloud)
     faults = Injected(cloud)
     faults.transient_once_each(ROLLBACK_OPERATIONS)
     # When it is rejected
@@ -201,10 +199,7 @@ def test_a_weight_release_cloudfront_never_routes_to_staging_fails_saying_so(clo
 
 def test_a_promotion_waits_out_15_wildcard_invalidations_in_progress(cloud: LocalCloudHandle) -> None:
     # Given a release whose promotion is propagating (slowly enough to be seen doing so)
-    site = new_site(cloud)
-    before = snapshot(cloud, site.primary_distribution_id)
-    release = Release(cloud, copy_input(site))
-    release.pending_approval()
+    site, before, release = release_waiting_for_approval(cloud)
     cloud.faults.set_propagation_seconds(3)
     release.approve()
     release.wait_until_in("WaitForPromotion")
@@ -243,10 +238,7 @@ def test_a_refused_rollback_fails_as_rollback_failed_and_cfcd_cleanup_finishes_i
     cloud: LocalCloudHandle,
 ) -> None:
     # Given a release waiting for approval, and CloudFront refusing the policy update of the rollback
-    site = new_site(cloud)
-    before = snapshot(cloud, site.primary_distribution_id)
-    release = Release(cloud, copy_input(site))
-    release.pending_approval()
+    site, before, release = release_waiting_for_approval(cloud)
     faults = Injected(cloud)
     faults.add("cloudfront", "UpdateContinuousDeploymentPolicy", "AccessDenied", 403)
     # When it is rejected
@@ -297,9 +289,7 @@ def test_a_lock_aws_refuses_to_delete_fails_named_and_the_cleanup_rule_frees_it(
 
 
 def test_cfcd_cleanup_refuses_while_the_release_still_runs(cloud: LocalCloudHandle) -> None:
-    site = new_site(cloud)
-    release = Release(cloud, copy_input(site))
-    release.pending_approval()
+    site, _, release = release_waiting_for_approval(cloud)
     result = CliRunner().invoke(
         cli, ["cleanup", site.primary_distribution_id, "--state-dir", str(cloud.state_dir)]
     )
@@ -314,10 +304,7 @@ def test_a_lost_answer_to_the_release_history_write_records_the_promotion_once(
 ) -> None:
     # Given a release waiting for approval, and DynamoDB losing its answer to the next PutItem
     # once it took effect: Promote's release history record (the lock is already held)
-    site = new_site(cloud)
-    before = snapshot(cloud, site.primary_distribution_id)
-    release = Release(cloud, copy_input(site))
-    release.pending_approval()
+    site, before, release = release_waiting_for_approval(cloud)
     cloud.faults.inject("dynamodb", "PutItem", "ServiceUnavailable", 503, when="after")
     # When it is approved
     release.approve()

@@ -13,6 +13,8 @@ from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
+from cfcd.local.faults import REGISTRY, Fault
+
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 
 
@@ -55,6 +57,21 @@ def lose_answer(client: Any, operation: str) -> None:
             raise ReadTimeoutError(endpoint_url=client.meta.endpoint_url)
 
     client.meta.events.register(event, drop)
+
+
+def lose_dynamodb_update(*matching: str) -> None:
+    """The next DynamoDB UpdateItem whose request holds every `matching` text takes effect, then
+    answers 500, so that boto3 sends it again (moto with cfcd's patches installed)."""
+    REGISTRY.add(
+        Fault(
+            service="dynamodb",
+            operation="UpdateItem",
+            error="InternalServerError",
+            http_status=500,
+            when="after",
+            matching=list(matching),
+        )
+    )
 
 
 def staging_distributions(cloudfront: Any) -> list[dict[str, Any]]:

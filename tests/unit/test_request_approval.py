@@ -37,7 +37,7 @@ from tests.unit.approval_support import (
     use_fake_aws,
 )
 from tests.unit.conftest import REGION, FakeLambdaContext, load_event, use_client
-from tests.unit.lost_answers import lose_answer, refuse_once
+from tests.unit.lost_answers import lose_answer, lose_dynamodb_update, refuse_once
 
 pytestmark = pytest.mark.unit
 
@@ -403,16 +403,7 @@ def test_a_lost_answer_to_marking_the_mail_sending_still_sends_it_once(
 ) -> None:
     # Given DynamoDB marks the SNS mail SENDING but its answer is lost (a 500), so that boto3
     # sends the same mark again
-    REGISTRY.add(
-        Fault(
-            service="dynamodb",
-            operation="UpdateItem",
-            error="InternalServerError",
-            http_status=500,
-            when="after",
-            matching=['"SENDING"', "#channel"],
-        )
-    )
+    lose_dynamodb_update('"SENDING"', "#channel")
 
     # When RequestApproval runs
     app.lambda_handler(world.event(), FakeLambdaContext())

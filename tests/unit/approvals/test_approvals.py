@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cfcd.local import moto_patches
-from cfcd.local.faults import REGISTRY, Fault
+from cfcd.local.faults import REGISTRY
 from cfcd_common.approvals import (
     APPROVAL_KEY_PREFIX,
     Action,
@@ -36,6 +36,7 @@ from tests.unit.approval_support import (
     store_request,
 )
 from tests.unit.conftest import EXECUTION_ARN
+from tests.unit.lost_answers import lose_dynamodb_update
 
 pytestmark = pytest.mark.unit
 
@@ -402,16 +403,7 @@ def test_a_claim_whose_answer_was_lost_is_still_the_approvers_decision(
     now = int(time.time())
     request = store_request(table, now=now)
     sfn.will_accept("send_task_success")
-    REGISTRY.add(
-        Fault(
-            service="dynamodb",
-            operation="UpdateItem",
-            error="InternalServerError",
-            http_status=500,
-            when="after",
-            matching=[request.approval_id],
-        )
-    )
+    lose_dynamodb_update(request.approval_id)
     try:
         # When she approves
         decision = approve(table, sfn, request.approval_id, now + 5)
