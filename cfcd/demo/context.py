@@ -89,13 +89,26 @@ class DemoContext:
         return document
 
     def start(self, document: dict[str, Any]) -> Release:
-        """What `cfcd deploy` does: validate with the workflow's own model, then StartExecution."""
+        """What `cfcd deploy` does: validate with the workflow's own model, then StartExecution;
+        the report shows the input and the execution."""
+        self.report.info("input: " + json.dumps(document, separators=(",", ":")))
         validate_input(document)
         name = execution_name(self.site.primary_distribution_id)
         arn = self.sfn.start_execution(
             stateMachineArn=self.target.require_state_machine(), name=name, input=json.dumps(document)
         )["executionArn"]
+        self.report.info(f"started {arn}")
         return Release(name, arn, document, ExecutionFollower(self.sfn, arn, self.report))
+
+    def attached_policy(self, primary_config: dict[str, Any]) -> dict[str, Any]:
+        """The config of the continuous deployment policy attached to this primary config."""
+        policy_id = primary_config.get("ContinuousDeploymentPolicyId")
+        if not policy_id:
+            self.report.fail(
+                "the primary has a continuous deployment policy", "ContinuousDeploymentPolicyId is empty"
+            )
+        answer = self.cloudfront.get_continuous_deployment_policy(Id=str(policy_id))
+        return dict(answer["ContinuousDeploymentPolicy"]["ContinuousDeploymentPolicyConfig"])
 
     def primary_config(self) -> tuple[str, dict[str, Any]]:
         """The primary's ETag and DistributionConfig, as GetDistributionConfig answers them."""

@@ -53,13 +53,6 @@ def progressive_release(ctx: DemoContext, release: str, **extra: Any) -> dict[st
     return document
 
 
-def _start(ctx: DemoContext, document: dict[str, Any]) -> Release:
-    ctx.report.info("input: " + json.dumps(document, separators=(",", ":")))
-    release = ctx.start(document)
-    ctx.report.info(f"started {release.arn}")
-    return release
-
-
 def _steps_taken(ctx: DemoContext, release: Release) -> tuple[list[str], Progress | None]:
     events = execution_history(ctx.sfn, release.arn)
     definition = json.loads(
@@ -69,16 +62,10 @@ def _steps_taken(ctx: DemoContext, release: Release) -> tuple[list[str], Progres
 
 
 def _policy_traffic(ctx: DemoContext) -> tuple[bool, float | None]:
-    _, config = ctx.primary_config()
-    policy_id = str(config.get("ContinuousDeploymentPolicyId") or "")
-    if not policy_id:
-        ctx.report.fail(
-            "the primary has a continuous deployment policy", "ContinuousDeploymentPolicyId is empty"
-        )
-    policy = ctx.cloudfront.get_continuous_deployment_policy(Id=policy_id)["ContinuousDeploymentPolicy"]
-    traffic = policy["ContinuousDeploymentPolicyConfig"]
-    weight = traffic.get("TrafficConfig", {}).get("SingleWeightConfig", {}).get("Weight")
-    return bool(traffic["Enabled"]), None if weight is None else float(weight)
+    """Whether the primary's policy is enabled, and its weight (None for a header policy)."""
+    policy = ctx.attached_policy(ctx.primary_config()[1])
+    weight = policy.get("TrafficConfig", {}).get("SingleWeightConfig", {}).get("Weight")
+    return bool(policy["Enabled"]), None if weight is None else float(weight)
 
 
 def _every_viewer_gets(
@@ -131,7 +118,7 @@ def broken_script_is_stopped_at_the_first_step(ctx: DemoContext) -> Release:
     _, before = ctx.primary_config()
     try:
         with Browsers(ctx.viewers) as browsers:
-            release = _start(ctx, progressive_release(ctx, "4.0.0", approval=dict(AUTOMATIC)))
+            release = ctx.start(progressive_release(ctx, "4.0.0", approval=dict(AUTOMATIC)))
             description = release.follower.until_finished(EXECUTION_DEADLINE_SECONDS)
     finally:
         faults.clear_origin_faults()
@@ -176,7 +163,7 @@ def good_release_is_promoted_through_every_step(ctx: DemoContext) -> Release:
         f"Progressive release of v3 in {len(STEPS)} steps, promoted with no human (approval.mode auto)"
     )
     with Browsers(ctx.viewers) as browsers:
-        release = _start(ctx, progressive_release(ctx, "3.0.0", approval=dict(AUTOMATIC)))
+        release = ctx.start(progressive_release(ctx, "3.0.0", approval=dict(AUTOMATIC)))
         description = release.follower.until_finished(EXECUTION_DEADLINE_SECONDS)
     states, progress = _steps_taken(ctx, release)
     ctx.report.check(
@@ -210,7 +197,7 @@ def rollback_brings_v2_back(ctx: DemoContext) -> Release:
         "approval": dict(AUTOMATIC),
         "timing": dict(FAST_TIMING),
     }
-    release = _start(ctx, document)
+    release = ctx.start(document)
     description = release.follower.until_finished(EXECUTION_DEADLINE_SECONDS)
     ctx.report.check(
         description["status"] == "SUCCEEDED",

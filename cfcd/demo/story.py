@@ -8,7 +8,6 @@ with no human, ``cfcd rollback`` back to v2.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
@@ -72,7 +71,7 @@ def start_header_release(ctx: DemoContext) -> Release:
     document = ctx.copy_release(
         "2.0.0", {"type": "SingleHeader", "header": STAGING_HEADER, "value": STAGING_HEADER_VALUE}
     )
-    return _start(ctx, document)
+    return ctx.start(document)
 
 
 def start_weight_release(ctx: DemoContext) -> Release:
@@ -81,14 +80,7 @@ def start_weight_release(ctx: DemoContext) -> Release:
         f"{STICKINESS['maximumTtl']} s)"
     )
     document = ctx.copy_release("3.0.0", {"type": "SingleWeight", "weight": WEIGHT, "stickiness": STICKINESS})
-    return _start(ctx, document)
-
-
-def _start(ctx: DemoContext, document: dict[str, Any]) -> Release:
-    ctx.report.info("input: " + json.dumps(document, separators=(",", ":")))
-    release = ctx.start(document)
-    ctx.report.info(f"started {release.arn}")
-    return release
+    return ctx.start(document)
 
 
 def wait_for_approval_request(ctx: DemoContext, release: Release) -> ApprovalRequest:
@@ -193,7 +185,7 @@ def v2_is_promoted(ctx: DemoContext, release: Release, before: PrimarySnapshot) 
         "viewers without the header now get v2",
         f"GET / → {answer.describe()}",
     )
-    policy = _policy(ctx, after)
+    policy = ctx.attached_policy(after.config)
     ctx.report.check(
         policy["Enabled"] is False,
         "promotion disabled the continuous deployment policy",
@@ -286,7 +278,7 @@ def rollback_keeps_v2(
         + (f", cause {readable_cause(description['cause'])!r}" if description.get("cause") else ""),
     )
     after = PrimarySnapshot(*ctx.primary_config())
-    policy = _policy(ctx, after)
+    policy = ctx.attached_policy(after.config)
     ctx.report.check(
         policy["Enabled"] is False,
         "the continuous deployment policy is disabled",
@@ -326,16 +318,6 @@ def rollback_keeps_v2(
         "every new viewer gets v2",
         "100 requests: " + ", ".join(f"{r} ×{n}" for r, n in sorted(sample.items())),
     )
-
-
-def _policy(ctx: DemoContext, primary: PrimarySnapshot) -> dict[str, Any]:
-    policy_id = primary.config.get("ContinuousDeploymentPolicyId")
-    if not policy_id:
-        ctx.report.fail(
-            "the primary has a continuous deployment policy", "ContinuousDeploymentPolicyId is empty"
-        )
-    answer = ctx.cloudfront.get_continuous_deployment_policy(Id=str(policy_id))
-    return dict(answer["ContinuousDeploymentPolicy"]["ContinuousDeploymentPolicyConfig"])
 
 
 class StoryReleases(NamedTuple):
