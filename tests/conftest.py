@@ -128,13 +128,12 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
 
 
 @pytest.fixture
-def cloud(local_cloud: LocalCloudHandle) -> Iterator[LocalCloudHandle]:
-    """The session's local cloud with no faults pending and a fresh call record."""
+def cloud(local_cloud: LocalCloudHandle) -> LocalCloudHandle:
+    """The session's local cloud with no faults pending and a fresh call record (after the test,
+    ``sites_within_the_quota`` resets it again, as for every test on the local cloud)."""
     local_cloud.faults.reset()
     local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
-    yield local_cloud
-    local_cloud.faults.reset()
-    local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
+    return local_cloud
 
 
 @pytest.fixture
