@@ -24,7 +24,7 @@ from cfcd_common.approvals import (
     create_request,
 )
 from cfcd_common.models import ProbeCheck, ProbeReport
-from tests.unit.conftest import EXECUTION_ARN, REGION, load_event, load_template
+from tests.unit.conftest import EXECUTION_ARN, REGION, load_event
 
 # The history of a task Step Functions timed out (no decision closed it).
 TIMED_OUT_EVENT = {
@@ -49,22 +49,6 @@ def use_fake_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "cfcd-test")
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-
-
-def create_table(dynamodb: Any, name: str = "cfcd-test") -> Any:
-    """The table as template.yaml declares it: key pk, TTL expiresAt, its GSI and projection."""
-    properties = load_template()["Resources"]["DeploymentTable"]["Properties"]
-    table = dynamodb.create_table(
-        TableName=name,
-        BillingMode=properties["BillingMode"],
-        AttributeDefinitions=properties["AttributeDefinitions"],
-        KeySchema=properties["KeySchema"],
-        GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
-    )
-    table.meta.client.update_time_to_live(
-        TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"}
-    )
-    return table
 
 
 def create_signing_secret(secretsmanager: Any) -> tuple[str, bytes]:

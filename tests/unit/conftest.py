@@ -102,13 +102,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def deployment_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The table exactly as template.yaml declares it (key, GSI, TTL), so tests cannot drift."""
+def create_table(dynamodb: Any, name: str = "cfcd-test") -> Any:
+    """The table exactly as template.yaml declares it (key, GSI and its projection, TTL), so tests
+    cannot drift; ``dynamodb`` is a boto3 DynamoDB resource."""
     properties = load_template()["Resources"]["DeploymentTable"]["Properties"]
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    name = "cfcd-test-deployments"
-    dynamodb.create_table(
+    table = dynamodb.create_table(
         TableName=name,
         BillingMode=properties["BillingMode"],
         AttributeDefinitions=properties["AttributeDefinitions"],
@@ -116,10 +114,17 @@ def deployment_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
         GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
     )
     ttl = properties["TimeToLiveSpecification"]
-    dynamodb.update_time_to_live(
+    table.meta.client.update_time_to_live(
         TableName=name,
         TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": ttl["Enabled"]},
     )
+    return table
+
+
+@pytest.fixture
+def deployment_table(aws: None, monkeypatch: pytest.MonkeyPatch) -> str:
+    name = "cfcd-test-deployments"
+    create_table(boto3.resource("dynamodb", region_name=REGION), name)
     monkeypatch.setenv("TABLE_NAME", name)
     return name
 

@@ -21,14 +21,13 @@ from tests.unit.approval_support import (
     StepFunctionsSpy,
     captured_logs,
     create_signing_secret,
-    create_table,
     get_event,
     new_approval_id,
     post_event,
     store_request,
     use_fake_aws,
 )
-from tests.unit.conftest import FakeLambdaContext, use_client
+from tests.unit.conftest import FakeLambdaContext, create_table, use_client
 
 pytestmark = pytest.mark.unit
 

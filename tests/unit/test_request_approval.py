@@ -33,10 +33,9 @@ from tests.unit.approval_support import (
     captured_logs,
     create_distribution,
     create_signing_secret,
-    create_table,
     use_fake_aws,
 )
-from tests.unit.conftest import REGION, FakeLambdaContext, load_event, use_client
+from tests.unit.conftest import REGION, FakeLambdaContext, create_table, load_event, use_client
 from tests.unit.lost_answers import lose_answer, lose_dynamodb_update, refuse_once
 
 pytestmark = pytest.mark.unit

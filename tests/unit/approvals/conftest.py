@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.unit.approval_support import StepFunctionsSpy, create_table, use_fake_aws
+from tests.unit.approval_support import StepFunctionsSpy, use_fake_aws
+from tests.unit.conftest import create_table
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from click.testing import CliRunner
 from moto import mock_aws
 
 from cfcd.cli import CfcdGroup, decide_cmd, deploy_cmd, history_cmd, mail_cmd, rollback_cmd, status_cmd
-from tests.unit.approval_support import create_table, use_fake_aws
+from tests.unit.approval_support import use_fake_aws
+from tests.unit.conftest import create_table
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-test"
 DEADLINE_SECONDS = 10.0
