@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-import boto3
-
 from bench.functions import REPO_ROOT, TEMPLATE
 from cfcd.client.release_input import validate_input
 from cfcd.demo.approval import ApprovalMail, find_approval_mail, open_link, submit_decision
@@ -30,6 +28,7 @@ from cfcd.demo.viewer import Browsers, Site
 from cfcd.local import cloudfront
 from cfcd.local.cloud import LocalCloud, LocalCloudInfo
 from cfcd.local.cloudfront.api import state_for
+from cfcd.local.sessions import LocalClients
 
 REGION = "us-east-1"
 EVENTS = REPO_ROOT / "tests" / "events"
@@ -78,10 +77,7 @@ class BenchCloud:
         self.info = info
         self.site = info.site
         self.state_machine_arn = info.state_machine_arn
-        session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        self.sfn: Any = session.client("stepfunctions", endpoint_url=info.aws_endpoint)
+        self.sfn: Any = LocalClients(info.aws_endpoint, REGION).client("stepfunctions")
         self._releases = 0
 
     # -- the emulator --------------------------------------------------------------------------------

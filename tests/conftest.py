@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from cfcd.local.cloud import LOCAL_JSON, LocalCloudInfo
 from cfcd.local.faults import FaultsClient
 from cfcd.local.seed import SeededSite
+from cfcd.local.sessions import LocalClients
 from tests.fault_summary import SUMMARY
 from tests.sites import new_site, retire_sites_near_the_quota
 
@@ -47,16 +47,15 @@ class LocalCloudHandle:
     state_dir: Path
     faults: FaultsClient
 
-    def session(self) -> boto3.session.Session:
-        return boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
+    @functools.cached_property
+    def clients(self) -> LocalClients:
+        return LocalClients(self.info.aws_endpoint, REGION)
 
     def client(self, service: str, **kwargs: Any) -> Any:
-        return self.session().client(service, endpoint_url=self.info.aws_endpoint, **kwargs)  # type: ignore[call-overload]
+        return self.clients.client(service, **kwargs)
 
     def resource(self, service: str) -> Any:
-        return self.session().resource(service, endpoint_url=self.info.aws_endpoint)  # type: ignore[call-overload]
+        return self.clients.resource(service)
 
     @property
     def logs_dir(self) -> Path:

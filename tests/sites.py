@@ -33,7 +33,7 @@ SITES: list[SeededSite] = []
 
 def new_site(cloud: LocalCloudHandle, prefix: str = "site") -> SeededSite:
     """A site of its own (bucket, OAC, primary serving /1.0.0): tests never share state."""
-    site = seed_site(cloud.info.aws_endpoint, bucket=f"{prefix}-{uuid.uuid4().hex[:12]}")
+    site = seed_site(cloud.clients, bucket=f"{prefix}-{uuid.uuid4().hex[:12]}")
     SITES.append(site)
     return site
 

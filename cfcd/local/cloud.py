@@ -24,6 +24,7 @@ from cfcd.local.edge.metrics import DEFAULT_INTERVAL_SECONDS, EdgeMetrics, MotoC
 from cfcd.local.function_urls import FunctionUrls
 from cfcd.local.lambda_runtime import LambdaRuntime
 from cfcd.local.seed import BUCKET_NAME, SeededSite, seed_site
+from cfcd.local.sessions import LocalClients
 
 LOG = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ class LocalCloud:
             outputs = self.deployment.outputs
             if self.prewarm_workers:
                 self._runtime.prewarm()
-        site = seed_site(self._aws.url, self.region, self.site_bucket) if self.seed else None
+        site = seed_site(LocalClients(self._aws.url, self.region), self.site_bucket) if self.seed else None
         return LocalCloudInfo(
             aws_endpoint=self._aws.url,
             edge_endpoint=self._edge.endpoint,

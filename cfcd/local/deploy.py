@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import boto3
 import yaml
 
 from cfcd.client.cfn_template import IntrinsicResolver, ResourceState, parse_template, references
 from cfcd.local import lambda_packages
 from cfcd.local.lambda_runtime import FunctionSpec, LambdaRuntime
+from cfcd.local.sessions import LocalClients
 
 LOG = logging.getLogger(__name__)
 
@@ -166,10 +166,7 @@ class Deployer:
         region: str = "us-east-1",
         stack_name: str = "cfcd",
     ) -> None:
-        self._session = boto3.session.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-        )
-        self._endpoint_url = endpoint_url
+        self._clients = LocalClients(endpoint_url, region)
         self._runtime = runtime
         self._function_urls = function_urls
         self._region = region
@@ -180,7 +177,7 @@ class Deployer:
         self._urls: dict[str, str] = {}
 
     def _client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self._endpoint_url)  # type: ignore[call-overload]
+        return self._clients.client(service)
 
     def deploy(
         self, template_path: Path, parameter_overrides: Mapping[str, str] | None = None

@@ -12,8 +12,9 @@ import json
 import uuid
 from typing import Any
 
-import boto3
 from pydantic import BaseModel, ConfigDict, Field
+
+from cfcd.local.sessions import LocalClients
 
 CACHING_DISABLED_POLICY_ID = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 RELEASES = ("1.0.0", "2.0.0", "3.0.0", "4.0.0")
@@ -73,18 +74,16 @@ def bucket_policy(bucket: str, account_id: str, distribution_ids: list[str]) -> 
     )
 
 
-def seed_site(endpoint_url: str, region: str = "us-east-1", bucket: str = BUCKET_NAME) -> SeededSite:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
-    )
-    s3 = session.client("s3", endpoint_url=endpoint_url)
-    cloudfront = session.client("cloudfront", endpoint_url=endpoint_url)
-    account_id = session.client("sts", endpoint_url=endpoint_url).get_caller_identity()["Account"]
+def seed_site(clients: LocalClients, bucket: str = BUCKET_NAME) -> SeededSite:
+    region = clients.session.region_name
+    s3 = clients.client("s3")
+    cloudfront = clients.client("cloudfront")
+    account_id = clients.client("sts").get_caller_identity()["Account"]
 
     if region == "us-east-1":
         s3.create_bucket(Bucket=bucket)
     else:
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     for release in RELEASES:
         s3.put_object(
             Bucket=bucket,
@@ -109,7 +108,7 @@ def seed_site(endpoint_url: str, region: str = "us-east-1", bucket: str = BUCKET
         }
     )["OriginAccessControl"]
     distribution = cloudfront.create_distribution(
-        DistributionConfig=_primary_config(bucket, region, oac["Id"])  # type: ignore[arg-type]
+        DistributionConfig=_primary_config(bucket, region, oac["Id"])
     )["Distribution"]
     s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, account_id, [distribution["Id"]]))
     # The seeded site stands for a site already live before the story starts: viewers reach

@@ -387,11 +387,7 @@ class SesCloud:
 
 def run(cloud: LocalCloudHandle, ses: SesCloud, case: LostResponse) -> LostRan:
     on = ses.handle if case.ses else cloud
-    site = (
-        new_site(cloud)
-        if not case.ses
-        else seed_site(on.info.aws_endpoint, bucket=f"lost-{uuid.uuid4().hex[:12]}")
-    )
+    site = new_site(cloud) if not case.ses else seed_site(on.clients, bucket=f"lost-{uuid.uuid4().hex[:12]}")
     try:
         return run_case(on, case, site)
     finally:

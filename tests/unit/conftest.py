@@ -13,12 +13,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from moto import mock_aws
 from samtranslator.yaml_helper import yaml_parse
 
 from cfcd.local import cloudfront as cloudfront_emulator
 from cfcd.local import moto_patches
 from cfcd_common import clients
+from tests.unit.aws_mock import mocked_aws
 
 # Lambda provides a region and the template's Globals provide POWERTOOLS_*; cfcd_common.task reads
 # them when imported (Logger, Metrics), so the test process provides them the same way.
@@ -98,7 +98,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    with mock_aws():
+    with mocked_aws():
         yield
 
 

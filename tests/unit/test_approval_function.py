@@ -10,7 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd_common import approval_keys, task
 from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, csrf_token, sign
@@ -27,6 +26,7 @@ from tests.unit.approval_support import (
     store_request,
     use_fake_aws,
 )
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.conftest import FakeLambdaContext, create_table, use_client
 
 pytestmark = pytest.mark.unit
@@ -78,7 +78,7 @@ class World:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     use_fake_aws(monkeypatch)
-    with mock_aws():
+    with mocked_aws():
         table = create_table(boto3.resource("dynamodb"))
         secret_arn, key = create_signing_secret(boto3.client("secretsmanager"))
         monkeypatch.setenv("TABLE_NAME", table.name)

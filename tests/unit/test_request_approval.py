@@ -15,7 +15,6 @@ from urllib.parse import parse_qs, urlsplit
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 from moto.sns.models import sns_backends
@@ -35,6 +34,7 @@ from tests.unit.approval_support import (
     create_signing_secret,
     use_fake_aws,
 )
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.conftest import REGION, FakeLambdaContext, create_table, load_event, use_client
 from tests.unit.lost_answers import lose_answer, lose_dynamodb_update, refuse_once
 
@@ -78,7 +78,7 @@ class World:
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     use_fake_aws(monkeypatch)
-    with mock_aws():
+    with mocked_aws():
         table = create_table(boto3.resource("dynamodb"))
         topic_arn = boto3.client("sns").create_topic(Name="cfcd-approvals")["TopicArn"]
         boto3.client("sns").subscribe(TopicArn=topic_arn, Protocol="email", Endpoint=RECIPIENT)

@@ -8,16 +8,16 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from tests.unit.approval_support import StepFunctionsSpy, use_fake_aws
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.conftest import create_table
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     use_fake_aws(monkeypatch)
-    with mock_aws():
+    with mocked_aws():
         yield
 
 

@@ -13,10 +13,10 @@ import boto3
 import click
 import pytest
 from click.testing import CliRunner
-from moto import mock_aws
 
 from cfcd.cli import CfcdGroup, decide_cmd, deploy_cmd, history_cmd, mail_cmd, rollback_cmd, status_cmd
 from tests.unit.approval_support import use_fake_aws
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.conftest import create_table
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/cfcd-test"
@@ -129,7 +129,7 @@ def fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeAw
     for name in ("CFCD_STATE_DIR", "CFCD_STATE_MACHINE_ARN", "CFCD_TABLE_NAME", "AWS_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no .cfcd/local.json of a developer's local cloud
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with mocked_aws(execute_state_machine=True):
         aws = FakeAws(
             sfn=boto3.client("stepfunctions"),
             sqs=boto3.client("sqs"),

@@ -10,10 +10,10 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from cfcd.local import cloudfront, moto_patches
 from cfcd.local.cloudfront import configs
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.test_cloudfront_policies import (
     CACHING_DISABLED,
     distribution_config,
@@ -32,7 +32,7 @@ CHANGE_SECONDS = 2.0
 def client() -> Iterator[Any]:
     moto_patches.install()
     cloudfront.set_propagation_seconds(0)
-    with mock_aws():
+    with mocked_aws():
         yield boto3.client("cloudfront", region_name="us-east-1")
     cloudfront.set_propagation_seconds(0)
 

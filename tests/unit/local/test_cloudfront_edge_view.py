@@ -8,9 +8,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd.local import cloudfront, moto_patches
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.test_cloudfront_policies import distribution_config, header_policy, make_staging
 
 pytestmark = pytest.mark.unit
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.unit
 def client() -> Iterator[Any]:
     moto_patches.install()
     cloudfront.set_propagation_seconds(0)
-    with mock_aws():
+    with mocked_aws():
         yield boto3.client("cloudfront", region_name="us-east-1")
     cloudfront.set_propagation_seconds(0)
 

@@ -9,9 +9,9 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from cfcd.local import cloudfront, moto_patches
+from tests.unit.aws_mock import mocked_aws
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,7 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 def client() -> Iterator[Any]:
     moto_patches.install()
     cloudfront.set_propagation_seconds(0)
-    with mock_aws():
+    with mocked_aws():
         yield boto3.client("cloudfront", region_name="us-east-1")
 
 

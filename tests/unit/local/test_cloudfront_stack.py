@@ -11,9 +11,9 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd.local import cloudfront, moto_patches
+from tests.unit.aws_mock import mocked_aws
 
 pytestmark = pytest.mark.unit
 
@@ -37,7 +37,7 @@ TEMPLATES = {
 def clients() -> Iterator[tuple[Any, Any]]:
     moto_patches.install()
     cloudfront.set_propagation_seconds(0)
-    with mock_aws():
+    with mocked_aws():
         yield (
             boto3.client("cloudformation", region_name="us-east-1"),
             boto3.client("cloudfront", region_name="us-east-1"),

@@ -9,13 +9,13 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
 from cfcd.local.edge.cache import cache_ttl
 from cfcd.local.edge.origin import bucket_of_origin
 from cfcd.local.edge.routing import distribution_host
 from cfcd.local.edge_view import EdgeCacheBehavior, EdgeOrigin
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.edge_fakes import (
     BUCKET,
     CACHING_ONE_MINUTE,
@@ -38,7 +38,7 @@ STAGING_HEADER = {"aws-cf-cd-env": "staging"}
 
 @pytest.fixture
 def s3() -> Iterator[Any]:
-    with mock_aws():
+    with mocked_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         for release in ("1.0.0", "2.0.0"):

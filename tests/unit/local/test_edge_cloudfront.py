@@ -8,10 +8,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd.local import cloudfront, moto_patches
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.edge_fakes import BUCKET, BUCKET_DOMAIN, Viewer
 
 pytestmark = pytest.mark.unit
@@ -24,7 +24,7 @@ V1, V2 = "<h1>v1 App</h1>", "<h1>v2 App</h1>"
 def aws() -> Iterator[Any]:
     moto_patches.install()
     cloudfront.set_propagation_seconds(0)
-    with mock_aws():
+    with mocked_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="1.0.0/index.html", Body=V1, ContentType="text/html")

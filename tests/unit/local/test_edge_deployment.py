@@ -8,11 +8,11 @@ from dataclasses import replace
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd.local.edge import STICKINESS_COOKIE, EdgeServer, MotoS3OriginReader
 from cfcd.local.edge.deployment import SessionCookieCodec, StickySession, cookie_value
 from cfcd.local.edge_view import EdgeDistribution, EdgePolicy
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.edge_fakes import (
     BUCKET,
     PRIMARY_DOMAIN,
@@ -35,7 +35,7 @@ STAGING_PAGE = "<h1>v2 App</h1>"
 
 @pytest.fixture(autouse=True)
 def site() -> Iterator[None]:
-    with mock_aws():
+    with mocked_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key="1.0.0/index.html", Body=PRIMARY_PAGE, ContentType="text/html")

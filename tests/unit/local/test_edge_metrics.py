@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from cfcd.local.edge import EdgeServer, MotoS3OriginReader
 from cfcd.local.edge.metrics import EdgeMetrics, MetricDatum, MotoCloudWatchSink
 from cfcd_common.cloudwatch import TrafficSample, traffic_samples
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.edge_fakes import (
     BUCKET,
     FakeClock,
@@ -79,7 +79,7 @@ def test_each_distribution_publishes_requests_and_error_rates_as_cloudfront_does
 @pytest.fixture
 def origin() -> Iterator[None]:
     """The S3 origin: both releases' pages in moto's S3."""
-    with mock_aws():
+    with mocked_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         for key in ("1.0.0/index.html", "2.0.0/index.html"):

@@ -9,16 +9,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from cfcd.local import mail, moto_patches
+from tests.unit.aws_mock import mocked_aws
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Iterator[Path]:
-    with mock_aws():
+    with mocked_aws():
         moto_patches.install()
         mail.activate(tmp_path / "mail")
         yield tmp_path

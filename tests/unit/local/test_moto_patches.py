@@ -18,11 +18,11 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from cfcd.local import lambda_runtime, mail, moto_patches, stepfunctions_quotas
 from cfcd.local.faults import REGISTRY, STEP_FUNCTIONS_HISTORY_LIMIT, Fault
 from cfcd.local.lambda_runtime import InvokeResult
+from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.test_cloudfront_policies import distribution_config
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -61,7 +61,7 @@ ROLE = "arn:aws:iam::123456789012:role/cfcd-test"
 def aws() -> Iterator[None]:
     moto_patches.install()
     REGISTRY.clear()
-    with mock_aws():
+    with mocked_aws():
         yield
     REGISTRY.clear()
 
@@ -454,7 +454,7 @@ class ScriptedRuntime:
 
 @pytest.fixture
 def running_executions() -> Iterator[None]:
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with mocked_aws(execute_state_machine=True):
         yield
     stepfunctions_quotas.set_history_limit(STEP_FUNCTIONS_HISTORY_LIMIT)
 
@@ -647,7 +647,7 @@ def test_eventbridge_rule_starts_its_state_machine_target() -> None:
 
 def test_ended_execution_puts_its_status_change_on_the_default_bus() -> None:
     # Given executions that really run, and a rule sending status changes to a queue
-    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+    with mocked_aws(execute_state_machine=True):
         events, sqs = client("events"), client("sqs")
         queue_url = sqs.create_queue(QueueName="status")["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
