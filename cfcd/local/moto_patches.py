@@ -42,6 +42,10 @@ What is patched, and why:
   ``moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated``:
   EventBridge delivers to state machines and functions, executions emit their status change
   events (:mod:`cfcd.local.events`).
+- ``moto.backends.list_of_moto_modules`` (read once) and
+  ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint``
+  (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`):
+  speed only; what they answer is unchanged.
 - ``moto.sns.models.Topic.publish``, ``moto.ses.responses.EmailResponse.send_email`` /
   ``send_raw_email`` and ``moto.sesv2.responses.SESV2Response.send_email``: mail is captured
   (:mod:`cfcd.local.mail`).
@@ -101,6 +105,7 @@ def install() -> None:
         _patch_lambda()
         _patch_events()
         _patch_mail()
+        _patch_speed()
 
 
 def installed() -> dict[str, Any]:
@@ -273,6 +278,21 @@ def _patch_stepfunctions() -> None:
     _then(EventManager, "__init__", lambda manager, *args, **kwargs: quotas.keep_history_limit(manager))
     _around(EventManager, "add_event", quotas.add_event_within_limit)
     _around(ErrorEqualsDecl, "_eval_body", quotas.match_error_equals)
+
+
+def _patch_speed() -> None:
+    """Two costs moto pays again at every request or execution, paid once."""
+    import moto.backends
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    from cfcd.local import stepfunctions_programs
+
+    # moto's server lists its package directory (one stat per service) at every request to tell
+    # a service name from a host; the package does not change while it runs.
+    moto_modules = tuple(moto.backends.list_of_moto_modules())
+    moto.backends.list_of_moto_modules = lambda: moto_modules
+    _installed["moto.backends.list_of_moto_modules"] = moto.backends.list_of_moto_modules
+    _replace(ExecutionWorker, "_get_evaluation_entrypoint", stepfunctions_programs.evaluation_entrypoint)
 
 
 def _patch_lambda() -> None:

@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cfcd.local import lambda_runtime, mail, moto_patches, stepfunctions_quotas
+from cfcd.local import lambda_runtime, mail, moto_patches, stepfunctions_programs, stepfunctions_quotas
 from cfcd.local.faults import REGISTRY, STEP_FUNCTIONS_HISTORY_LIMIT, Fault
 from cfcd.local.lambda_runtime import InvokeResult
 from tests.unit.aws_mock import mocked_aws
@@ -49,6 +49,8 @@ PATCHED = {
     "moto.events.models.Rule.send_to_targets",
     "moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated",
     "moto.sns.models.Topic.publish",
+    "moto.backends.list_of_moto_modules",
+    "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint",
     "moto.ses.responses.EmailResponse.send_email",
     "moto.ses.responses.EmailResponse.send_raw_email",
     "moto.sesv2.responses.SESV2Response.send_email",
@@ -461,6 +463,11 @@ def running_executions() -> Iterator[None]:
 
 def run_with_function(definition: dict[str, Any], runtime: ScriptedRuntime) -> str:
     """Run ``definition`` to its end, its Lambda tasks answered by ``runtime``; the execution ARN."""
+    return run_to_end(state_machine_with_function(definition, runtime), runtime, "run")
+
+
+def state_machine_with_function(definition: dict[str, Any], runtime: ScriptedRuntime) -> str:
+    """A state machine of ``definition`` whose Lambda tasks ``runtime`` will answer; its ARN."""
     role = client("iam").create_role(RoleName=f"fn-{runtime.name}", AssumeRolePolicyDocument="{}")
     client("lambda").create_function(
         FunctionName=runtime.name,
@@ -469,13 +476,18 @@ def run_with_function(definition: dict[str, Any], runtime: ScriptedRuntime) -> s
         Handler="app.handler",
         Code={"ZipFile": b"PK"},
     )
+    machine = client("stepfunctions").create_state_machine(
+        name=runtime.name, definition=json.dumps(definition), roleArn=ROLE
+    )
+    return str(machine["stateMachineArn"])
+
+
+def run_to_end(state_machine_arn: str, runtime: ScriptedRuntime, name: str) -> str:
+    """One execution of the state machine, run to its end; its ARN."""
     sfn = client("stepfunctions")
-    machine = sfn.create_state_machine(name=runtime.name, definition=json.dumps(definition), roleArn=ROLE)
     lambda_runtime.activate(runtime)  # type: ignore[arg-type]
     try:
-        execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="run")[
-            "executionArn"
-        ]
+        execution = sfn.start_execution(stateMachineArn=state_machine_arn, name=name)["executionArn"]
         deadline = time.monotonic() + 20
         while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
             assert time.monotonic() < deadline, "the execution did not end"
@@ -587,6 +599,45 @@ def test_states_all_catches_no_oversized_result_but_a_catcher_naming_it_does(
     failed = sfn.describe_execution(executionArn=runs["all"])
     assert (failed["status"], failed["error"]) == ("FAILED", "States.DataLimitExceeded")
     assert sfn.describe_execution(executionArn=runs["named"])["status"] == "SUCCEEDED"
+
+
+def test_executions_of_one_definition_share_its_parsed_program_and_keep_their_own_retries(
+    running_executions: None,
+) -> None:
+    # Given a state machine whose task fails once, then succeeds when retried (one retry allowed)
+    retried_once = {
+        "StartAt": "Flaky",
+        "States": {
+            "Flaky": lambda_task(
+                "flaky", Retry=[{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 1}], End=True
+            )
+        },
+    }
+    runtime = ScriptedRuntime("flaky", [FAILS, SUCCEEDS, FAILS, SUCCEEDS])
+    machine = state_machine_with_function(retried_once, runtime)
+    parsed_before = stepfunctions_programs.program_for.cache_info()
+
+    # When it runs twice
+    executions = [run_to_end(machine, runtime, name) for name in ("first", "second")]
+
+    # Then the definition was parsed for the first execution only
+    parsed_after = stepfunctions_programs.program_for.cache_info()
+    assert (parsed_after.misses - parsed_before.misses, parsed_after.hits - parsed_before.hits) == (1, 1)
+    # And each execution had its own retry: the second did not find the first's attempt spent
+    sfn = client("stepfunctions")
+    assert [sfn.describe_execution(executionArn=arn)["status"] for arn in executions] == ["SUCCEEDED"] * 2
+    assert runtime.invokes == 4
+
+
+def test_moto_modules_are_listed_once_and_as_moto_lists_them() -> None:
+    import moto
+    import moto.backends
+
+    package = Path(moto.__file__).parent
+    listed = {entry.name for entry in package.iterdir() if entry.is_dir() and not entry.name.startswith("__")}
+
+    assert set(moto.backends.list_of_moto_modules()) == listed
+    assert {"cloudfront", "stepfunctions", "awslambda"} <= listed
 
 
 class OneFunctionRuntime:
