@@ -7,22 +7,27 @@ function scales out to more workers (up to a cap), an unhandled exception become
 ``FunctionError`` with the exception class as ``errorType``, and the template's ``Timeout`` is
 enforced (the worker is killed and ``Sandbox.Timedout`` returned). As on Lambda, a worker imports
 its ``CodeUri``, then its layers, then the runtime's SDK (:mod:`cfcd.local.lambda_packages`) and
-the standard library; never the virtualenv that runs the local cloud.
+the standard library; never the virtualenv that runs the local cloud. Cold workers are forked
+from a zygote that imported the SDK once (:class:`_Zygote`): the same sandbox, minus most of the
+CPU of its imports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
 import select
+import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -68,19 +73,101 @@ def _error_payload(error_type: str, message: str, stack: list[str] | None = None
     return json.dumps({"errorType": error_type, "errorMessage": message, "stackTrace": stack or []}).encode()
 
 
+def _worker_command(*arguments: str) -> list[str]:
+    # -I: no environment or user site; -S: no site-packages, so no virtualenv.
+    return [sys.executable, "-u", "-I", "-S", str(WORKER_SCRIPT), *arguments]
+
+
+class _ForkedSandbox:
+    """A sandbox the zygote forked: not our child, so watched and killed through a pidfd."""
+
+    def __init__(self, pid: int) -> None:
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except ProcessLookupError:  # it already ended
+            self._pidfd = None
+
+    def poll(self) -> int | None:
+        """None while it runs (what ``Popen.poll`` says; its exit status is the zygote's to reap)."""
+        if self._pidfd is None:
+            return -1
+        exited, _, _ = select.select([self._pidfd], [], [], 0)
+        return -1 if exited else None
+
+    def kill(self) -> None:
+        if self._pidfd is not None:
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+
+    def wait(self, timeout: float) -> None:
+        if self._pidfd is not None:
+            select.select([self._pidfd], [], [], timeout)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+
+class _Zygote:
+    """``lambda_worker.py --zygote`` for one search path (layers, then runtime): it imported the SDK
+    once and forks each cold sandbox, which then skips most of a cold start's imports."""
+
+    def __init__(self, search_path: Sequence[Path], env: Mapping[str, str]) -> None:
+        self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        config = {"socketFd": theirs.fileno(), "paths": [str(path) for path in search_path]}
+        try:
+            self._process = subprocess.Popen(
+                _worker_command("--zygote", json.dumps(config)),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=dict(env),
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        self._channel.settimeout(INIT_TIMEOUT_SECONDS)
+        self._lock = threading.Lock()
+        self._ready = False
+
+    def fork(self, config: Mapping[str, Any], env: Mapping[str, str], fds: Sequence[int]) -> int | None:
+        """The pid of a sandbox forked for ``config``; None when it must be started instead (its
+        CodeUri shadows a preloaded package, or the zygote is gone)."""
+        message = json.dumps({"config": config, "environment": dict(env)}).encode()
+        with self._lock:
+            try:
+                if not self._ready:
+                    self._ready = json.loads(self._channel.recv(4096)).get("ready", False)
+                socket.send_fds(self._channel, [message], list(fds))
+                answer = json.loads(self._channel.recv(4096))
+            except (OSError, ValueError):
+                LOG.warning("the Lambda zygote did not answer; starting sandboxes instead")
+                return None
+        pid = answer.get("pid")
+        return int(pid) if pid is not None else None
+
+    def close(self) -> None:
+        self._channel.close()  # the zygote reads end-of-file and exits
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=5)
+
+
 class _Worker:
-    """One sandbox: a subprocess and the two pipes of the protocol."""
+    """One sandbox: a process and the two pipes of the protocol."""
 
     def __init__(
-        self, spec: FunctionSpec, env: dict[str, str], runtime_paths: Sequence[Path], log_file: BinaryIO
+        self,
+        spec: FunctionSpec,
+        env: dict[str, str],
+        runtime_paths: Sequence[Path],
+        log_file: BinaryIO,
+        zygote: _Zygote | None = None,
     ) -> None:
         self.spec = spec
         request_read, self._request_write = os.pipe()
         self._response_read, response_write = os.pipe()
         paths = [spec.code_dir, *spec.layer_dirs, *runtime_paths]
         config = {
-            "requestFd": request_read,
-            "responseFd": response_write,
             "handler": spec.handler,
             "paths": [str(path) for path in paths],
             "functionName": spec.name,
@@ -88,16 +175,26 @@ class _Worker:
             "memoryMb": spec.memory_mb,
         }
         try:
-            self._process = subprocess.Popen(
-                # -I: no environment or user site; -S: no site-packages, so no virtualenv.
-                [sys.executable, "-u", "-I", "-S", str(WORKER_SCRIPT), json.dumps(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                env=env,
-                pass_fds=(request_read, response_write),
-                cwd=str(spec.code_dir),
+            pid = (
+                zygote.fork(config, env, (request_read, response_write, log_file.fileno()))
+                if zygote
+                else None
             )
+            self._process: subprocess.Popen[bytes] | _ForkedSandbox
+            if pid is not None:
+                self._process = _ForkedSandbox(pid)
+            else:
+                self._process = subprocess.Popen(
+                    _worker_command(
+                        json.dumps({**config, "requestFd": request_read, "responseFd": response_write})
+                    ),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    env=env,
+                    pass_fds=(request_read, response_write),
+                    cwd=str(spec.code_dir),
+                )
         finally:
             os.close(request_read)
             os.close(response_write)
@@ -158,10 +255,12 @@ class _FunctionPool:
         runtime_paths: Sequence[Path],
         log_path: Path,
         max_workers: int,
+        zygote: Callable[[], _Zygote | None] = lambda: None,
     ) -> None:
         self.spec = spec
         self._env = env
         self._runtime_paths = tuple(runtime_paths)
+        self._zygote = zygote
         self._log_path = log_path
         self._max_workers = max_workers
         self._condition = threading.Condition()
@@ -211,7 +310,7 @@ class _FunctionPool:
                 return self._idle.pop()
             self._starting += 1
         with self._log_path.open("ab") as log_file:
-            worker = _Worker(self.spec, self._env, self._runtime_paths, log_file)
+            worker = _Worker(self.spec, self._env, self._runtime_paths, log_file, self._zygote())
         init_error = worker.wait_ready()
         with self._condition:
             self._starting -= 1
@@ -258,7 +357,9 @@ class LambdaRuntime:
     """The functions of a deployed template and their worker pools.
 
     ``runtime_paths`` stand for what Lambda's python runtime adds after the layers (its boto3 and
-    botocore, :func:`cfcd.local.lambda_packages.runtime_sdk`).
+    botocore, :func:`cfcd.local.lambda_packages.runtime_sdk`). ``fork_sandboxes``: cold sandboxes
+    are forked from a zygote per search path (:mod:`cfcd.local.lambda_worker`) instead of started;
+    a local cold start then costs less than Lambda's, which ``make bench`` measures on its own.
     """
 
     def __init__(
@@ -267,19 +368,28 @@ class LambdaRuntime:
         base_environment: Mapping[str, str],
         max_workers_per_function: int = DEFAULT_MAX_WORKERS_PER_FUNCTION,
         runtime_paths: Sequence[Path] = (),
+        fork_sandboxes: bool = True,
     ) -> None:
         self._runtime_paths = tuple(runtime_paths)
         self._log_dir = log_dir
         self._base_environment = dict(base_environment)
         self._max_workers = max_workers_per_function
+        self._fork_sandboxes = fork_sandboxes
         self._pools: dict[str, _FunctionPool] = {}
+        self._zygotes: dict[tuple[Path, ...], _Zygote] = {}
         self._lock = threading.Lock()
 
     def register(self, spec: FunctionSpec) -> None:
         self._log_dir.mkdir(parents=True, exist_ok=True)
         env = self.environment_for(spec)
+        search_path = (*spec.layer_dirs, *self._runtime_paths)
         pool = _FunctionPool(
-            spec, env, self._runtime_paths, self._log_dir / f"{spec.name}.log", self._max_workers
+            spec,
+            env,
+            self._runtime_paths,
+            self._log_dir / f"{spec.name}.log",
+            self._max_workers,
+            functools.partial(self._zygote, search_path),
         )
         with self._lock:
             previous = self._pools.pop(spec.name, None)
@@ -303,6 +413,15 @@ class LambdaRuntime:
             }
         )
         return env
+
+    def _zygote(self, search_path: tuple[Path, ...]) -> _Zygote | None:
+        if not self._fork_sandboxes:
+            return None
+        with self._lock:
+            if search_path not in self._zygotes:
+                host = {name: os.environ[name] for name in _HOST_VARIABLES if name in os.environ}
+                self._zygotes[search_path] = _Zygote(search_path, host)
+            return self._zygotes[search_path]
 
     def has_function(self, name: str) -> bool:
         with self._lock:
@@ -339,8 +458,12 @@ class LambdaRuntime:
         with self._lock:
             pools = list(self._pools.values())
             self._pools.clear()
+            zygotes = list(self._zygotes.values())
+            self._zygotes.clear()
         for pool in pools:
             pool.close()
+        for zygote in zygotes:
+            zygote.close()
 
 
 # --- invokes reach the runtime ----------------------------------------------------------------------

@@ -5,6 +5,12 @@ Only the standard library is imported here so the handler's ``sys.path`` is what
 be: the CodeUri, then each layer, then the runtime's SDK, then the standard library; no
 site-packages of the interpreter.
 
+``lambda_worker.py --zygote '<config json>'`` is the faster way to the same sandbox: one process
+per search path (layers, then runtime) imports the SDK and pydantic once (:data:`PRELOADED`, which
+read no function's environment while they import), then forks a sandbox per cold start. The
+child takes the function's environment, log and pipes and goes on exactly as a started worker
+does. A function whose CodeUri holds a module of that name is started instead, so it imports its own.
+
 Protocol: JSON lines. The runtime writes ``{"requestId", "deadlineMs", "payload"}`` (payload is
 the raw event JSON) to the request fd; the worker first answers ``{"ready": true}`` (or an init
 error), then one response per request: ``{"ok": true, "result": "<json>"}`` or
@@ -16,6 +22,8 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
+import socket
 import sys
 import time
 import traceback
@@ -91,12 +99,14 @@ def _invoke(
         sys.stderr.flush()
 
 
-def main() -> None:
-    config: dict[str, Any] = json.loads(sys.argv[1])
+def run_sandbox(config: dict[str, Any]) -> None:
+    """Load the handler (from the CodeUri, ``paths[0]``), then answer invocations until the runtime
+    closes the request pipe."""
     requests = os.fdopen(int(config["requestFd"]), "rb")
     responses = os.fdopen(int(config["responseFd"]), "wb")
     for path in reversed(config["paths"]):
-        sys.path.insert(0, path)
+        if path not in sys.path:  # a forked sandbox has its layers and runtime already
+            sys.path.insert(0, path)
     os.chdir(config["paths"][0])
     try:
         handler = _load_handler(config)
@@ -115,5 +125,75 @@ def main() -> None:
         _send(responses, _invoke(handler, config, json.loads(line)))
 
 
+# --- the zygote ----------------------------------------------------------------------------------
+PRELOADED = ("boto3", "botocore.session", "botocore.client", "pydantic.main", "pydantic.fields")
+MAX_MESSAGE = 1 << 20
+
+
+def _shadowed(code_dir: str, top_level: set[str]) -> list[str]:
+    """The preloaded packages a CodeUri holds a module of its own for (that sandbox must import it)."""
+    entries = os.listdir(code_dir)
+    return sorted(
+        name
+        for name in top_level
+        if name in entries or any(entry.startswith(f"{name}.") for entry in entries)
+    )
+
+
+def serve_forks(config: dict[str, Any]) -> None:
+    """Preload, then fork one sandbox per request received on the socket (with its three fds:
+    request pipe, response pipe, log); answer each with ``{"pid"}`` or ``{"shadowed"}``."""
+    channel = socket.socket(fileno=int(config["socketFd"]))
+    sys.path[:0] = config["paths"]
+    top_level: set[str] = set()
+    for module in PRELOADED:
+        try:
+            importlib.import_module(module)
+        except ImportError:  # a search path without the SDK: forks still save the interpreter start
+            continue
+        top_level.add(module.partition(".")[0])
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the sandboxes
+    channel.send(json.dumps({"ready": True}).encode())
+    while True:
+        message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 3)
+        if not message:  # the runtime is gone
+            return
+        request = json.loads(message)
+        shadowed = _shadowed(request["config"]["paths"][0], top_level)
+        if shadowed or len(fds) != 3:
+            for fd in fds:
+                os.close(fd)
+            channel.send(json.dumps({"shadowed": shadowed}).encode())
+            continue
+        pid = os.fork()
+        if pid == 0:
+            channel.close()
+            _become_sandbox(request, *fds)
+        for fd in fds:
+            os.close(fd)
+        channel.send(json.dumps({"pid": pid}).encode())
+
+
+def _become_sandbox(request: dict[str, Any], request_fd: int, response_fd: int, log_fd: int) -> None:
+    status = 0
+    try:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
+        os.environ.clear()
+        os.environ.update(request["environment"])
+        time.tzset()
+        run_sandbox({**request["config"], "requestFd": request_fd, "responseFd": response_fd})
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    finally:
+        os._exit(status)  # never back into the zygote's loop
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1] == "--zygote":
+        serve_forks(json.loads(sys.argv[2]))
+    else:
+        run_sandbox(json.loads(sys.argv[1]))

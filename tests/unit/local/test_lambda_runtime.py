@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +43,42 @@ def runtime_sdk(tmp_path: Path) -> Path:
     return sdk
 
 
-@pytest.fixture
-def runtime(tmp_path: Path, runtime_sdk: Path) -> Iterator[LambdaRuntime]:
+@pytest.fixture(params=[True, False], ids=["forked", "started"])
+def runtime(tmp_path: Path, runtime_sdk: Path, request: pytest.FixtureRequest) -> Iterator[LambdaRuntime]:
     runtime = LambdaRuntime(
         tmp_path / "logs",
         {"AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_REGION": "eu-west-1"},
         runtime_paths=(runtime_sdk,),
+        fork_sandboxes=request.param,
     )
     runtime.register(echo_spec())
     yield runtime
     runtime.stop()
+
+
+def test_a_forked_sandbox_has_the_sdk_imported_unless_its_code_brings_its_own(tmp_path: Path) -> None:
+    # Given a runtime SDK with a boto3, and two functions: one without a boto3, one with its own
+    sdk = tmp_path / "sdk"
+    sdk.mkdir()
+    (sdk / "boto3.py").write_text("import os\nIMPORTED_BY_PID = os.getpid()\n")
+    own_sdk_dir = tmp_path / "own-sdk"
+    shutil.copytree(ECHO_DIR, own_sdk_dir)
+    (own_sdk_dir / "boto3.py").write_text("import os\nIMPORTED_BY_PID = os.getpid()\n")
+    runtime = LambdaRuntime(tmp_path / "logs", {}, runtime_paths=(sdk,))
+    runtime.register(echo_spec())
+    runtime.register(replace(echo_spec("own-sdk"), code_dir=own_sdk_dir))
+    try:
+        # When each imports boto3
+        plain = invoke(runtime, {"import": "boto3"}).json()
+        own = invoke(runtime, {"import": "boto3"}, "own-sdk").json()
+    finally:
+        runtime.stop()
+
+    # Then the first found the SDK's, imported before its sandbox was forked
+    assert plain["imported"]["file"] == str(sdk / "boto3.py")
+    assert plain["imported"]["byPid"] != plain["pid"]
+    # And the second imported its own, in its own sandbox, as it would on Lambda
+    assert own["imported"] == {"file": str(own_sdk_dir / "boto3.py"), "byPid": own["pid"]}
 
 
 def invoke(runtime: LambdaRuntime, event: dict[str, Any], name: str = "echo") -> InvokeResult:
