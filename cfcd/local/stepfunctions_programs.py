@@ -11,12 +11,22 @@ is shared: two executions drawing one at once would each keep its retries under 
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 
-@functools.lru_cache(maxsize=32)
+# Executions started together (a batch of releases) wait for the first one's parse.
+_parsing = threading.Lock()
+
+
 def program_for(definition: str) -> Any:
     """The evaluation entry point of ``definition``, parsed once (moto's parser raises on bad ASL)."""
+    with _parsing:
+        return _parsed(definition)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed(definition: str) -> Any:
     from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
     program = AmazonStateLanguageParser.parse(definition)[0]

@@ -46,7 +46,7 @@ ASL: dict[str, Any] = json.loads(
     (Path(__file__).resolve().parents[2] / "statemachine" / "deployment.asl.json").read_text()
 )
 # The stuck loops' deadline, scaled down from the contract's 86,400 s.
-STUCK_TIMEOUT_SECONDS = 30
+STUCK_TIMEOUT_SECONDS = 12
 # States a release stuck in CheckDeployed never reaches: the budget is its path's, not the longest.
 OFF_THE_STUCK_PATH = frozenset({"ProbeStaging", "DeployStagingStack"})
 NEVER_SECONDS = 3600.0  # a propagation delay no test outlives
@@ -110,7 +110,7 @@ def most_demanding_input(site: SeededSite, deploy_timeout_seconds: int) -> dict[
 def test_a_release_that_never_deploys_ends_deploy_timeout_within_the_history_its_timing_allows(
     cloud: LocalCloudHandle,
 ) -> None:
-    # Given a release with the most demanding timing, its deploy waits scaled down to 30 s
+    # Given a release with the most demanding timing, its deploy waits scaled down to 12 s
     site = new_site(cloud)
     before = snapshot(cloud, site.primary_distribution_id)
     timing = {**contract_timing(), "$.timing.deployTimeoutSeconds": STUCK_TIMEOUT_SECONDS}

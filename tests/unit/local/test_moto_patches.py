@@ -6,10 +6,12 @@ One test per patched attribute. Each runs the patched code through real boto3 cl
 
 from __future__ import annotations
 
+import collections
 import importlib
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -19,7 +21,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from cfcd.local import lambda_runtime, mail, moto_patches, stepfunctions_programs, stepfunctions_quotas
+from cfcd.local import lambda_runtime, mail, moto_patches, stepfunctions_quotas
 from cfcd.local.faults import REGISTRY, STEP_FUNCTIONS_HISTORY_LIMIT, Fault
 from cfcd.local.lambda_runtime import InvokeResult
 from tests.unit.aws_mock import mocked_aws
@@ -463,7 +465,12 @@ def running_executions() -> Iterator[None]:
 
 def run_with_function(definition: dict[str, Any], runtime: ScriptedRuntime) -> str:
     """Run ``definition`` to its end, its Lambda tasks answered by ``runtime``; the execution ARN."""
-    return run_to_end(state_machine_with_function(definition, runtime), runtime, "run")
+    machine = state_machine_with_function(definition, runtime)
+    lambda_runtime.activate(runtime)  # type: ignore[arg-type]
+    try:
+        return run_to_end(machine, "run")
+    finally:
+        lambda_runtime.activate(None)
 
 
 def state_machine_with_function(definition: dict[str, Any], runtime: ScriptedRuntime) -> str:
@@ -482,18 +489,14 @@ def state_machine_with_function(definition: dict[str, Any], runtime: ScriptedRun
     return str(machine["stateMachineArn"])
 
 
-def run_to_end(state_machine_arn: str, runtime: ScriptedRuntime, name: str) -> str:
+def run_to_end(state_machine_arn: str, name: str) -> str:
     """One execution of the state machine, run to its end; its ARN."""
     sfn = client("stepfunctions")
-    lambda_runtime.activate(runtime)  # type: ignore[arg-type]
-    try:
-        execution = sfn.start_execution(stateMachineArn=state_machine_arn, name=name)["executionArn"]
-        deadline = time.monotonic() + 20
-        while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
-            assert time.monotonic() < deadline, "the execution did not end"
-            time.sleep(0.05)
-    finally:
-        lambda_runtime.activate(None)
+    execution = sfn.start_execution(stateMachineArn=state_machine_arn, name=name)["executionArn"]
+    deadline = time.monotonic() + 20
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(0.05)
     return str(execution)
 
 
@@ -601,32 +604,55 @@ def test_states_all_catches_no_oversized_result_but_a_catcher_naming_it_does(
     assert sfn.describe_execution(executionArn=runs["named"])["status"] == "SUCCEEDED"
 
 
+class FirstTryFails(ScriptedRuntime):
+    """Fails the first invoke of each execution (the payload names it), answers the others."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, [SUCCEEDS])
+        self.tries: collections.Counter[str] = collections.Counter()
+
+    def invoke(self, name: str, payload: bytes) -> InvokeResult:
+        execution = json.loads(payload)["execution"]
+        self.tries[execution] += 1
+        return FAILS if self.tries[execution] == 1 else SUCCEEDS
+
+
 def test_executions_of_one_definition_share_its_parsed_program_and_keep_their_own_retries(
-    running_executions: None,
+    running_executions: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given a state machine whose task fails once, then succeeds when retried (one retry allowed)
-    retried_once = {
-        "StartAt": "Flaky",
-        "States": {
-            "Flaky": lambda_task(
-                "flaky", Retry=[{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 1}], End=True
-            )
-        },
-    }
-    runtime = ScriptedRuntime("flaky", [FAILS, SUCCEEDS, FAILS, SUCCEEDS])
-    machine = state_machine_with_function(retried_once, runtime)
-    parsed_before = stepfunctions_programs.program_for.cache_info()
+    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-    # When it runs twice
-    executions = [run_to_end(machine, runtime, name) for name in ("first", "second")]
+    # Given a state machine whose task fails at first, then succeeds when retried (one retry)
+    task = lambda_task(
+        "flaky-once", Retry=[{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 1}], End=True
+    )
+    task["Parameters"]["Payload"] = {"execution.$": "$$.Execution.Name"}
+    runtime = FirstTryFails("flaky-once")
+    machine = state_machine_with_function({"StartAt": "Flaky", "States": {"Flaky": task}}, runtime)
+    parses: list[str] = []
+    parse = AmazonStateLanguageParser.parse
 
-    # Then the definition was parsed for the first execution only
-    parsed_after = stepfunctions_programs.program_for.cache_info()
-    assert (parsed_after.misses - parsed_before.misses, parsed_after.hits - parsed_before.hits) == (1, 1)
-    # And each execution had its own retry: the second did not find the first's attempt spent
+    def counted_parse(text: str) -> Any:
+        parses.append(text)
+        time.sleep(0.3)  # as long as cfcd's definition takes: the other execution asks meanwhile
+        return parse(text)
+
+    monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counted_parse))
+
+    # When two executions start at once
+    lambda_runtime.activate(runtime)  # type: ignore[arg-type]
+    try:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            executions = list(pool.map(lambda name: run_to_end(machine, name), ["first", "second"]))
+    finally:
+        lambda_runtime.activate(None)
+
+    # Then the definition was parsed once for both
+    assert len(parses) == 1
+    # And each execution had its own retry: neither found the other's attempt spent
     sfn = client("stepfunctions")
     assert [sfn.describe_execution(executionArn=arn)["status"] for arn in executions] == ["SUCCEEDED"] * 2
-    assert runtime.invokes == 4
+    assert runtime.tries == {"first": 2, "second": 2}
 
 
 def test_moto_modules_are_listed_once_and_as_moto_lists_them() -> None:
