@@ -12,6 +12,10 @@ PYTEST_FLAGS ?=
 # release is waiting (CloudFront propagation, polls, bakes), so a 2-core machine keeps 4 busy.
 TEST_WORKERS ?= 4
 
+# The tests start many Python processes (pytest workers, local clouds, CLI runs): each compiles the
+# project again, and pytest rewrites every test module again, unless bytecode may be cached.
+unexport PYTHONDONTWRITEBYTECODE
+
 .DEFAULT_GOAL := help
 .PHONY: help install lint format test test-unit test-local demo bench build deploy sfn-local contract browser clean
 

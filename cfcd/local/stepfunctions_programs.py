@@ -14,7 +14,6 @@ import functools
 import threading
 from typing import Any
 
-
 # Executions started together (a batch of releases) wait for the first one's parse.
 _parsing = threading.Lock()
 

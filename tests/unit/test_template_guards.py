@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 import yaml
-from cfnlint.api import lint_file  # type: ignore[import-untyped]
 from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
 from samtranslator.translator.transform import transform
 
 from cfcd.asl import SHARED_BLOCKS, definition_path, load_source, render
 from tests.unit.conftest import ASL_PATH, ROOT, TEMPLATE_PATH, load_asl, load_template
+from tests.unit.lint import cfn_lint
 
 pytestmark = pytest.mark.unit
 
@@ -170,8 +170,7 @@ def test_the_state_machine_may_invoke_exactly_the_functions_it_uses() -> None:
 
 def test_cfn_lint_reports_nothing() -> None:
     # Same rules as `cfn-lint template.yaml` (errors, warnings and informational findings alike).
-    matches = lint_file(TEMPLATE_PATH)
-    assert [str(match) for match in matches] == []
+    assert cfn_lint(TEMPLATE_PATH) == []
 
 
 class _OfflinePolicies(ManagedPolicyLoader):  # type: ignore[misc]

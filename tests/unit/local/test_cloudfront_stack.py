@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ import pytest
 
 from cfcd.local import cloudfront, moto_patches
 from tests.unit.aws_mock import mocked_aws
+from tests.unit.lint import cfn_lint
 
 pytestmark = pytest.mark.unit
 
@@ -61,13 +60,7 @@ def outputs(cfn: Any, stack_name: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_example_template_passes_cfn_lint(template: str) -> None:
-    lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(EXAMPLES / template)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert cfn_lint(EXAMPLES / template) == []
 
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
@@ -126,13 +119,7 @@ def test_stack_update_and_delete_go_through_the_same_backend(clients: tuple[Any,
 
 
 def test_primary_example_passes_cfn_lint() -> None:
-    lint = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), str(EXAMPLES / "primary.yaml")],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert cfn_lint(EXAMPLES / "primary.yaml") == []
 
 
 def test_primary_example_stack_is_the_seed_site_reading_its_origin_path_from_ssm(
