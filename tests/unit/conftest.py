@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -42,6 +43,13 @@ def load_event(name: str) -> dict[str, Any]:
 
 
 def load_template() -> dict[str, Any]:
+    """template.yaml, parsed once per process (every table a test creates reads it): a copy each
+    caller may change."""
+    return copy.deepcopy(_parsed_template())
+
+
+@functools.cache
+def _parsed_template() -> dict[str, Any]:
     loaded: dict[str, Any] = yaml_parse(TEMPLATE_PATH.read_text())
     return loaded
 
