@@ -35,14 +35,21 @@ LOG_FILE = "demo.log"
     show_default=True,
     help="How long a CloudFront change stays InProgress before the edge serves it.",
 )
-def demo_command(state_dir: Path, template: Path, propagation_seconds: float) -> None:
+@click.option(
+    "--keep-cloud",
+    is_flag=True,
+    help="Once the story has passed, keep the local cloud running to look at what it left "
+    "(cfcd status, the mail, the edge) until Ctrl-C or `cfcd local down --state-dir DIR`.",
+)
+def demo_command(state_dir: Path, template: Path, propagation_seconds: float, keep_cloud: bool) -> None:
     """Watch a release go live step by step: v1 live, header release of v2 approved by email link
     and promoted, weight release of v3 (15 %, sticky) rejected and rolled back; then v4 in weight
     steps stopped at the first by its failing script, v3 promoted through every step with no
     human, and `cfcd rollback` back to v2.
 
-    Starts its own local cloud (no AWS account, no Docker) and stops it at the end. Every check
-    prints its evidence; the first failed check stops the demo with exit code 1.
+    Starts its own local cloud (no AWS account, no Docker) and stops it at the end (with
+    --keep-cloud, when stopped). Every check prints its evidence; the first failed check stops the
+    demo with exit code 1.
     """
     # The local cloud runs in this process: its warnings (moto's among them) go to a file, not
     # between the demo's lines.
@@ -53,7 +60,9 @@ def demo_command(state_dir: Path, template: Path, propagation_seconds: float) ->
     with local_extra_required("cfcd demo"):
         from cfcd.demo import run_demo
 
-    click.get_current_context().exit(run_demo(state_dir, template, propagation_seconds))
+    click.get_current_context().exit(
+        run_demo(state_dir, template, propagation_seconds, keep_cloud=keep_cloud)
+    )
 
 
 def register(group: click.Group) -> None:

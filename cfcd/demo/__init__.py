@@ -8,14 +8,16 @@ their shared local cloud too.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import TextIO
 
 from cfcd.demo import story
 from cfcd.demo.context import DemoContext
 from cfcd.demo.report import DemoFailed, Report
-from cfcd.local.cloud import LocalCloud, describe
+from cfcd.local.cloud import LOCAL_JSON, LocalCloud, describe
 
 __all__ = ["DemoContext", "DemoFailed", "Report", "run_demo"]
 
@@ -30,8 +32,12 @@ def run_demo(
     template: Path,
     propagation_seconds: float,
     out: TextIO | None = None,
+    keep_cloud: bool = False,
 ) -> int:
-    """Run the story on a fresh local cloud; 0 when every check passed, 1 otherwise."""
+    """Run the story on a fresh local cloud; 0 when every check passed, 1 otherwise.
+
+    ``keep_cloud``: once the story has passed, the local cloud keeps running until SIGINT or SIGTERM
+    (``cfcd local down``), for a look at what the story left: executions, mail, the edge."""
     report = Report(out or sys.stdout)
     report.info("cfcd demo: a CloudFront release with continuous deployment, on a local cloud")
     cloud = LocalCloud(
@@ -49,6 +55,9 @@ def run_demo(
         if info.site is None:
             report.fail("the seeded site", "the local cloud started without one")
         story.tell(DemoContext(info, state_dir, info.site, report))
+        _summary(report)
+        if keep_cloud:
+            _serve_until_stopped(report, state_dir)
     except KeyboardInterrupt:
         report.blank()
         report.info("Interrupted; stopping the local cloud.")
@@ -61,8 +70,19 @@ def run_demo(
     finally:
         cloud.remove_state()
         cloud.stop()
-    _summary(report)
     return EXIT_OK
+
+
+def _serve_until_stopped(report: Report, state_dir: Path) -> None:
+    stop_requested = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop_requested.set())
+    report.blank()
+    report.info(
+        f"The local cloud keeps running ({state_dir / LOCAL_JSON}): "
+        f"Ctrl-C or `cfcd local down --state-dir {state_dir}` stops it."
+    )
+    stop_requested.wait()
 
 
 def _summary(report: Report) -> None:

@@ -1,22 +1,26 @@
-"""`cfcd demo`: its story's steps on the shared local cloud, and the command itself, once.
+"""`cfcd demo`: the command itself, once, and a failed check of its story on the shared cloud.
 
-The steps are the demo's own functions (:mod:`cfcd.demo.story`), run on a fresh site; the test
-then checks the end state through other doors (the approval records, CloudFront, the edge) than
-the ones the demo used to prove its checks.
+The whole story runs once, as `make demo` runs it, with ``--keep-cloud``: the test then checks the
+end state of every act through other doors (the executions, the approval records, CloudFront,
+the edge) than the ones the demo used to prove its checks, and stops the cloud as a user would.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from cfcd.demo import DemoContext, DemoFailed, Report, story
+from cfcd.local.cloud import read_local_json
+from cfcd.local.faults import FaultsClient
 from cfcd.local.mail import list_mail
 from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import EXECUTION_INDEX, ApprovalStatus, get_request
@@ -34,6 +38,7 @@ from tests.e2e.release_support import (
 pytestmark = pytest.mark.e2e
 
 DEMO_DEADLINE_SECONDS = 480.0  # a stuck demo fails; how long it takes is benchmarked
+STOP_DEADLINE_SECONDS = 30.0
 
 
 @pytest.fixture
@@ -61,20 +66,137 @@ def approvals_of(cloud: LocalCloudHandle, execution_arn: str) -> list[dict[str, 
     ]
 
 
-def test_the_story_ends_with_v2_back_after_every_act(
-    cloud: LocalCloudHandle, site: SeededSite, demo: DemoContext, output: io.StringIO
-) -> None:
-    # Given a fresh site serving v1
-    # When the demo's story runs on it
-    releases = story.tell(demo)
+def test_a_failed_check_stops_the_story(demo: DemoContext, output: io.StringIO) -> None:
+    # Given a site where no release runs (nothing behind the staging header)
+    # When the demo checks that the header reaches v2
+    with pytest.raises(DemoFailed, match="v2"):
+        story.header_routes_to_staging(demo)
 
-    # Then every check passed ...
-    text = output.getvalue()
-    assert "✗" not in text
-    assert demo.report.checks_passed >= 20
-    # ... and the end state says the same through other doors: v2 promoted, v3 rejected, v4
-    # stopped by its first step's analysis, v3 promoted in steps, then rolled back to v2
-    header, weight, broken, stepped, rollback = (Release(cloud, r.arn, r.document) for r in releases)
+    # Then it says so with ✗ and the evidence, and counts no check as passed
+    assert re.search(
+        r"✗ with the header aws-cf-cd-env: staging → v2 .*\n.*HTTP 200, body v1 App", output.getvalue()
+    )
+    assert demo.report.checks_passed == 0
+
+
+class DemoRun:
+    """`cfcd demo --keep-cloud` in the background: its output, read as it comes."""
+
+    def __init__(self, state_dir: Path) -> None:
+        env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CFCD_"))}
+        command = [sys.executable, "-m", "cfcd", "demo", "--state-dir", str(state_dir), "--keep-cloud"]
+        self.process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**env, "PYTHONUNBUFFERED": "1"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self.keeps_running = False  # the story is told and the cloud kept
+        self.settled = threading.Event()  # kept running, or ended
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if "The local cloud keeps running" in line:
+                self.keeps_running = True
+                self.settled.set()
+        self.settled.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=STOP_DEADLINE_SECONDS)
+
+
+def test_cfcd_demo_tells_the_whole_story_and_leaves_what_every_act_says(tmp_path: Path) -> None:
+    # Given a state dir of its own (the demo starts its own local cloud)
+    state_dir = tmp_path / "demo"
+
+    # When `cfcd demo` runs, as `make demo` runs it, keeping its cloud once the story is told
+    run = DemoRun(state_dir)
+    try:
+        assert run.settled.wait(DEMO_DEADLINE_SECONDS), "the demo neither finished nor stopped"
+        assert run.keeps_running, run.output[-6000:]
+
+        # Then it told each part of the story with its evidence
+        assert "✗" not in run.output
+        for line in (
+            "✓ viewers get v1 through the edge",
+            "✓ with the header aws-cf-cd-env: staging → v2 (staging)",
+            "Subject: Approve release 2.0.0",
+            "✓ the form's POST approved the release",
+            "✓ the primary took staging's config",
+            "✓ the share of v3 matches the weight 0.15",
+            "✓ a viewer first sent to v3 stays on v3",
+            "✓ the execution FAILED with DeploymentRejected",
+            "✓ the continuous deployment policy is disabled",
+            "✓ the primary is untouched",
+            "✓ the first step's analysis stopped it: FAILED with AnalysisFailed",
+            "✓ only the first step's share of viewers ever got v4",
+            "✓ promoted automatically: no approval asked, no approval mail sent",
+            "✓ v2 is back for every viewer",
+        ):
+            assert line in run.output
+        assert int(re.findall(r"Summary: (\d+) checks passed", run.output)[0]) >= 20
+        # (how long it takes is a figure of `make bench`, not a test)
+        assert re.search(r"Total time: [\d.]+ s", run.output)
+        # And the cloud it left says the same through other doors
+        assert_every_act_ended_as_told(demo_cloud(state_dir))
+
+        # When it is stopped as the demo says
+        down = subprocess.run(
+            [sys.executable, "-m", "cfcd", "local", "down", "--state-dir", str(state_dir)],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=STOP_DEADLINE_SECONDS,
+            check=False,
+        )
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert run.process.wait(timeout=STOP_DEADLINE_SECONDS) == 0, run.output[-3000:]
+    finally:
+        run.kill()
+    # Then it stopped its cloud (local.json gone) and kept the two approval emails
+    assert not (state_dir / "local.json").exists()
+    subjects = [mail.subject for mail in list_mail(state_dir)]
+    assert [subject.split(" on ")[0] for subject in subjects if subject.startswith("Approve")] == [
+        "Approve release 2.0.0",
+        "Approve release 3.0.0",
+    ]
+
+
+def demo_cloud(state_dir: Path) -> LocalCloudHandle:
+    info = read_local_json(state_dir)
+    return LocalCloudHandle(info=info, state_dir=state_dir, faults=FaultsClient(info.faults_endpoint))
+
+
+def assert_every_act_ended_as_told(cloud: LocalCloudHandle) -> None:
+    """v2 promoted, v3 rejected, v4 stopped by its first step's analysis, v3 promoted in steps,
+    then rolled back to v2; the approvals recorded as each was decided."""
+    site = cloud.info.site
+    assert site is not None
+    sfn = cloud.client("stepfunctions")
+    executions = sorted(
+        sfn.list_executions(stateMachineArn=cloud.info.state_machine_arn)["executions"],
+        key=lambda execution: execution["startDate"],
+    )
+    header, weight, broken, stepped, rollback = (
+        Release(
+            cloud,
+            execution["executionArn"],
+            json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"]),
+        )
+        for execution in executions
+    )
     assert header.describe()["status"] == "SUCCEEDED"
     assert (weight.describe()["status"], weight.describe().get("error")) == ("FAILED", "DeploymentRejected")
     assert (broken.describe()["status"], broken.describe().get("error")) == ("FAILED", "AnalysisFailed")
@@ -103,64 +225,3 @@ def test_the_story_ends_with_v2_back_after_every_act(
         "demo",
         "cfcd-demo",
     )
-
-
-def test_a_failed_check_stops_the_story(demo: DemoContext, output: io.StringIO) -> None:
-    # Given a site where no release runs (nothing behind the staging header)
-    # When the demo checks that the header reaches v2
-    with pytest.raises(DemoFailed, match="v2"):
-        story.header_routes_to_staging(demo)
-
-    # Then it says so with ✗ and the evidence, and counts no check as passed
-    assert re.search(
-        r"✗ with the header aws-cf-cd-env: staging → v2 .*\n.*HTTP 200, body v1 App", output.getvalue()
-    )
-    assert demo.report.checks_passed == 0
-
-
-def test_cfcd_demo_tells_the_whole_story(tmp_path: Path) -> None:
-    # Given a state dir of its own (the demo starts its own local cloud)
-    state_dir = tmp_path / "demo"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CFCD_"))}
-
-    # When `cfcd demo` runs, as `make demo` runs it
-    finished = subprocess.run(
-        [sys.executable, "-m", "cfcd", "demo", "--state-dir", str(state_dir)],
-        cwd=REPO_ROOT,
-        env={**env, "PYTHONUNBUFFERED": "1"},
-        capture_output=True,
-        text=True,
-        timeout=DEMO_DEADLINE_SECONDS,
-        check=False,
-    )
-
-    # Then it exits 0 having told each part of the story with its evidence
-    stdout = finished.stdout
-    assert finished.returncode == 0, stdout[-6000:] + finished.stderr[-3000:]
-    assert "✗" not in stdout
-    for line in (
-        "✓ viewers get v1 through the edge",
-        "✓ with the header aws-cf-cd-env: staging → v2 (staging)",
-        "Subject: Approve release 2.0.0",
-        "✓ the form's POST approved the release",
-        "✓ the primary took staging's config",
-        "✓ the share of v3 matches the weight 0.15",
-        "✓ a viewer first sent to v3 stays on v3",
-        "✓ the execution FAILED with DeploymentRejected",
-        "✓ the continuous deployment policy is disabled",
-        "✓ the primary is untouched",
-        "✓ the first step's analysis stopped it: FAILED with AnalysisFailed",
-        "✓ only the first step's share of viewers ever got v4",
-        "✓ promoted automatically: no approval asked, no approval mail sent",
-        "✓ v2 is back for every viewer",
-    ):
-        assert line in stdout
-    # (how long it takes is a figure of `make bench`, not a test)
-    assert re.search(r"Total time: [\d.]+ s", stdout)
-    # And it stopped its cloud (local.json gone) and kept the two approval emails
-    assert not (state_dir / "local.json").exists()
-    subjects = [mail.subject for mail in list_mail(state_dir)]
-    assert [subject.split(" on ")[0] for subject in subjects if subject.startswith("Approve")] == [
-        "Approve release 2.0.0",
-        "Approve release 3.0.0",
-    ]
