@@ -45,7 +45,10 @@ FAULT_SUMMARY_KEY = "cfcd_fault_summary"
 class LocalCloudHandle:
     info: LocalCloudInfo
     state_dir: Path
-    faults: FaultsClient
+
+    @functools.cached_property
+    def faults(self) -> FaultsClient:
+        return FaultsClient(self.info.faults_endpoint)
 
     @functools.cached_property
     def clients(self) -> LocalClients:
@@ -56,6 +59,11 @@ class LocalCloudHandle:
 
     def resource(self, service: str) -> Any:
         return self.clients.resource(service)
+
+    def reset(self) -> None:
+        """No fault pending, a fresh call record, the tests' propagation delay."""
+        self.faults.reset()
+        self.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
 
     @property
     def logs_dir(self) -> Path:
@@ -121,7 +129,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
     process = _start_local_cloud(state_dir)
     try:
         info = _wait_for_local_json(process, state_dir)
-        yield LocalCloudHandle(info=info, state_dir=state_dir, faults=FaultsClient(info.faults_endpoint))
+        yield LocalCloudHandle(info=info, state_dir=state_dir)
     finally:
         _stop(process)
 
@@ -130,8 +138,7 @@ def local_cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud
 def cloud(local_cloud: LocalCloudHandle) -> LocalCloudHandle:
     """The session's local cloud with no faults pending and a fresh call record (after the test,
     ``sites_within_the_quota`` resets it again, as for every test on the local cloud)."""
-    local_cloud.faults.reset()
-    local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
+    local_cloud.reset()
     return local_cloud
 
 
@@ -149,8 +156,7 @@ def sites_within_the_quota(request: pytest.FixtureRequest) -> Iterator[None]:
     if "local_cloud" not in request.fixturenames:
         return
     local_cloud: LocalCloudHandle = request.getfixturevalue("local_cloud")
-    local_cloud.faults.reset()
-    local_cloud.faults.set_propagation_seconds(TEST_PROPAGATION_SECONDS)
+    local_cloud.reset()
     for problem in retire_sites_near_the_quota(local_cloud):
         warnings.warn(f"could not retire a site: {problem}", stacklevel=1)
 

@@ -20,7 +20,6 @@ import pytest
 
 from cfcd.demo import DemoContext, DemoFailed, Report, story
 from cfcd.local.cloud import read_local_json
-from cfcd.local.faults import FaultsClient
 from cfcd.local.mail import list_mail
 from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import EXECUTION_INDEX, ApprovalStatus, get_request
@@ -176,7 +175,7 @@ def test_cfcd_demo_tells_the_whole_story_and_leaves_what_every_act_says(tmp_path
 
 def demo_cloud(state_dir: Path) -> LocalCloudHandle:
     info = read_local_json(state_dir)
-    return LocalCloudHandle(info=info, state_dir=state_dir, faults=FaultsClient(info.faults_endpoint))
+    return LocalCloudHandle(info=info, state_dir=state_dir)
 
 
 def assert_every_act_ended_as_told(cloud: LocalCloudHandle) -> None:

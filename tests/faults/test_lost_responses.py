@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 import pytest
 
-from cfcd.local.faults import Fault, FaultsClient
+from cfcd.local.faults import Fault
 from cfcd.local.seed import SeededSite, seed_site
 from cfcd_common.approvals import APPROVAL_KEY_PREFIX, EXECUTION_INDEX, approval_id_for, find_pending
 from cfcd_common.cloudfront import caller_reference_prefix
@@ -377,9 +377,7 @@ class SesCloud:
     @functools.cached_property
     def handle(self) -> LocalCloudHandle:
         info = _wait_for_local_json(self.process, self.state_dir)
-        handle = LocalCloudHandle(
-            info=info, state_dir=self.state_dir, faults=FaultsClient(info.faults_endpoint)
-        )
+        handle = LocalCloudHandle(info=info, state_dir=self.state_dir)
         # SenderEmail must be an identity SES has verified; the operator does that once.
         handle.client("ses").verify_email_identity(EmailAddress=SENDER)
         return handle

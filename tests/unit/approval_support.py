@@ -22,6 +22,7 @@ from cfcd_common.approvals import (
     ConfigChange,
     TrafficSummary,
     create_request,
+    decide,
 )
 from cfcd_common.models import ProbeCheck, ProbeReport
 from tests.unit.conftest import EXECUTION_ARN, REGION, load_event
@@ -220,3 +221,16 @@ class StepFunctionsSpy:
 
     def close(self) -> None:
         self._stubber.deactivate()
+
+
+def approve(table: Any, sfn: StepFunctionsSpy, approval_id: str, now: int, **overrides: Any) -> Any:
+    """Alice approves from the page (her comment, address and browser); ``overrides`` replace any."""
+    arguments: dict[str, Any] = {
+        "decided_by": "Alice",
+        "comment": "looks good",
+        "source_ip": "203.0.113.7",
+        "user_agent": "Mozilla/5.0",
+        "now": now,
+    }
+    arguments.update(overrides)
+    return decide(table, sfn.client, approval_id, "approve", **arguments)

@@ -29,7 +29,6 @@ from cfcd_common.approvals import (
     ApprovalStatus,
     Outcome,
     csrf_token,
-    decide,
     find_pending,
     get_request,
     sign,
@@ -39,6 +38,7 @@ from tests.unit.approval_support import (
     TASK_TOKEN,
     TIMED_OUT_EVENT,
     StepFunctionsSpy,
+    approve,
     create_distribution,
     create_signing_secret,
     get_event,
@@ -48,20 +48,6 @@ from tests.unit.approval_support import (
 from tests.unit.conftest import EXECUTION_ARN, FakeLambdaContext, load_event, load_template
 
 pytestmark = pytest.mark.unit
-
-
-def approve(table: Any, sfn: StepFunctionsSpy, approval_id: str, now: int) -> Any:
-    return decide(
-        table,
-        sfn.client,
-        approval_id,
-        "approve",
-        decided_by="Alice",
-        comment="",
-        source_ip=None,
-        user_agent=None,
-        now=now,
-    )
 
 
 # --- a decision Step Functions may not have received (issue 13, item 1) ---------------------------
@@ -75,7 +61,9 @@ def approved_output(request: Any) -> dict[str, Any]:
         "taskSucceededEventDetails": {
             "resourceType": "lambda",
             "resource": "invoke.waitForTaskToken",
-            "output": json.dumps({"approvalId": request.approval_id, "decidedBy": "Alice", "comment": ""}),
+            "output": json.dumps(
+                {"approvalId": request.approval_id, "decidedBy": "Alice", "comment": "looks good"}
+            ),
         },
     }
 

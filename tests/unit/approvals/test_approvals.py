@@ -32,6 +32,7 @@ from tests.unit.approval_support import (
     TASK_TOKEN,
     TIMED_OUT_EVENT,
     StepFunctionsSpy,
+    approve,
     new_approval_id,
     store_request,
 )
@@ -42,18 +43,6 @@ pytestmark = pytest.mark.unit
 
 KEY = b"k" * 48
 KEYS = SigningKeys(KEY)
-
-
-def approve(table: Any, sfn: StepFunctionsSpy, approval_id: str, now: int, **overrides: Any) -> Any:
-    arguments: dict[str, Any] = {
-        "decided_by": "Alice",
-        "comment": "looks good",
-        "source_ip": "203.0.113.7",
-        "user_agent": "Mozilla/5.0",
-        "now": now,
-    }
-    arguments.update(overrides)
-    return decide(table, sfn.client, approval_id, "approve", **arguments)
 
 
 # --- signed links --------------------------------------------------------------------------------

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
 
 from cfcd.local.cloud import LocalCloud, LocalCloudInfo
 from cfcd.local.faults import FaultsClient
+from cfcd.local.sessions import LocalClients
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,7 @@ def info(cloud: Any) -> LocalCloudInfo:
 
 @pytest.fixture(scope="module")
 def client(info: LocalCloudInfo) -> Callable[[str], Any]:
-    session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
-    )
-    return lambda service: session.client(service, endpoint_url=info.aws_endpoint)  # type: ignore[call-overload]
+    return LocalClients(info.aws_endpoint).client
 
 
 @pytest.fixture
