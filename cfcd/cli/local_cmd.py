@@ -6,10 +6,8 @@ import json
 import logging
 import os
 import signal
-import threading
 import time
 from pathlib import Path
-from types import FrameType
 
 import click
 
@@ -88,18 +86,12 @@ def up(
 ) -> None:
     """Start the local cloud, deploy the template and run until interrupted (Ctrl-C or SIGTERM)."""
     with local_extra_required("cfcd local up"):
-        from cfcd.local.cloud import LOCAL_JSON, LocalCloud, describe
+        from cfcd.local.cloud import LOCAL_JSON, LocalCloud, describe, stop_on_signal
 
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
-    stop_requested = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop_requested.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop_requested = stop_on_signal()
     cloud = LocalCloud(
         state_dir=state_dir,
         template_path=template,

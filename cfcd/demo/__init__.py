@@ -8,16 +8,14 @@ their shared local cloud too.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import TextIO
 
 from cfcd.demo import story
 from cfcd.demo.context import DemoContext
 from cfcd.demo.report import DemoFailed, Report
-from cfcd.local.cloud import LOCAL_JSON, LocalCloud, describe
+from cfcd.local.cloud import LOCAL_JSON, LocalCloud, describe, stop_on_signal
 
 __all__ = ["DemoContext", "DemoFailed", "Report", "run_demo"]
 
@@ -74,9 +72,7 @@ def run_demo(
 
 
 def _serve_until_stopped(report: Report, state_dir: Path) -> None:
-    stop_requested = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda _signum, _frame: stop_requested.set())
+    stop_requested = stop_on_signal()
     report.blank()
     report.info(
         f"The local cloud keeps running ({state_dir / LOCAL_JSON}): "

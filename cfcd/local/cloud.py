@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,15 @@ class LocalCloudInfo(BaseModel):
 
     def to_json(self) -> str:
         return self.model_dump_json(by_alias=True, exclude_none=True, indent=2)
+
+
+def stop_on_signal() -> threading.Event:
+    """An event that SIGINT (Ctrl-C) or SIGTERM (what `cfcd local down` sends) sets: a local cloud
+    serves until it is set, then stops cleanly."""
+    stop_requested = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop_requested.set())
+    return stop_requested
 
 
 def read_local_json(state_dir: Path) -> LocalCloudInfo:

@@ -73,6 +73,11 @@ def _error_payload(error_type: str, message: str, stack: list[str] | None = None
     return json.dumps({"errorType": error_type, "errorMessage": message, "stackTrace": stack or []}).encode()
 
 
+def _host_environment() -> dict[str, str]:
+    """What a Python process of the host needs to run at all, and nothing more of the host."""
+    return {name: os.environ[name] for name in _HOST_VARIABLES if name in os.environ}
+
+
 def _worker_command(*arguments: str) -> list[str]:
     # -I: no environment or user site; -S: no site-packages, so no virtualenv.
     return [sys.executable, "-u", "-I", "-S", str(WORKER_SCRIPT), *arguments]
@@ -398,7 +403,7 @@ class LambdaRuntime:
             previous.close()
 
     def environment_for(self, spec: FunctionSpec) -> dict[str, str]:
-        env = {name: os.environ[name] for name in _HOST_VARIABLES if name in os.environ}
+        env = _host_environment()
         env.update(self._base_environment)
         env.update(spec.environment)
         env.update(
@@ -419,8 +424,7 @@ class LambdaRuntime:
             return None
         with self._lock:
             if search_path not in self._zygotes:
-                host = {name: os.environ[name] for name in _HOST_VARIABLES if name in os.environ}
-                self._zygotes[search_path] = _Zygote(search_path, host)
+                self._zygotes[search_path] = _Zygote(search_path, _host_environment())
             return self._zygotes[search_path]
 
     def has_function(self, name: str) -> bool:
