@@ -104,6 +104,17 @@ class FakeAws:
             time.sleep(POLL_SECONDS)
         raise AssertionError(f"{execution_arn} still RUNNING after {DEADLINE_SECONDS} s")
 
+    def wait_until_waiting(self, execution_arn: str) -> None:
+        """Until the execution has entered a Wait state: every state before it has run (moto runs
+        an execution on a thread of its own, after StartExecution has answered)."""
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline:
+            events = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
+            if any(event["type"] == "WaitStateEntered" for event in events):
+                return
+            time.sleep(POLL_SECONDS)
+        raise AssertionError(f"{execution_arn} entered no Wait state within {DEADLINE_SECONDS} s")
+
     def wait_for_message(self, queue_url: str) -> dict[str, Any]:
         deadline = time.monotonic() + DEADLINE_SECONDS
         while time.monotonic() < deadline:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +30,6 @@ pytestmark = pytest.mark.unit
 
 NOW = 1_777_888_800
 GONE_EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:cfcd:deleted-long-ago"
-STARTED_DEADLINE_SECONDS = 10.0
 LONG_WAIT = {
     "StartAt": "WaitForApproval",
     "States": {"WaitForApproval": {"Type": "Wait", "Seconds": 3600, "End": True}},
@@ -94,13 +92,7 @@ def running_release(fake_aws: FakeAws) -> str:
     arn: str = fake_aws.sfn.start_execution(stateMachineArn=machine, name="release-2", input="{}")[
         "executionArn"
     ]
-    deadline = time.monotonic() + STARTED_DEADLINE_SECONDS
-    while not any(
-        event["type"] == "WaitStateEntered"
-        for event in fake_aws.sfn.get_execution_history(executionArn=arn)["events"]
-    ):
-        assert time.monotonic() < deadline, "the execution never entered its Wait"
-        time.sleep(0.01)
+    fake_aws.wait_until_waiting(arn)
     assert fake_aws.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
     return arn
 

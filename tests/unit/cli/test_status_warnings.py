@@ -26,7 +26,8 @@ def test_cfcd_status_shows_the_warning_of_the_validated_input(fake_aws: FakeAws,
             },
         },
     )
-    fake_aws.sfn.start_execution(stateMachineArn=machine, name="release-1", input="{}")
+    arn = fake_aws.sfn.start_execution(stateMachineArn=machine, name="release-1", input="{}")["executionArn"]
+    fake_aws.wait_until_waiting(arn)
 
     # When its status is shown
     result = CliRunner().invoke(cli, ["status", "release-1", "--no-follow", "--state-machine-arn", machine])
