@@ -13,7 +13,7 @@ import click
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cfcd.cli.render import render, render_lines
-from cfcd.client.execution_view import ExecutionView, build_view, execution_history, waiting_steps
+from cfcd.client.execution_view import ExecutionView, GrowingHistory, build_view, waiting_steps
 from cfcd.client.target import Target
 
 if TYPE_CHECKING:
@@ -32,14 +32,15 @@ class ExecutionSource:
         self._arn = execution_arn
         self._console_url = console_url
         self._definition: dict[str, Any] | None = None
+        self._history = GrowingHistory(sfn, execution_arn)
 
     def view(self) -> ExecutionView:
         if self._definition is None:
             described = self._sfn.describe_state_machine_for_execution(executionArn=self._arn)
             self._definition = json.loads(described["definition"])
         execution = dict(self._sfn.describe_execution(executionArn=self._arn))
-        events = execution_history(self._sfn, self._arn)
-        return build_view(self._definition, execution, events, self._console_url)
+        self._history.read()
+        return build_view(self._definition, execution, self._history.events, self._console_url)
 
 
 def newest_execution(sfn: SFNClient, state_machine_arn: str) -> str:

@@ -117,6 +117,37 @@ def execution_history(sfn: SFNClient, execution_arn: str) -> list[dict[str, Any]
         kwargs["nextToken"] = page["nextToken"]
 
 
+class GrowingHistory:
+    """An execution's history, read again while it grows: each :meth:`read` fetches only the events
+    added since the last one, newest first until an event already held. Following a long release
+    so costs one GetExecutionHistory per poll, not one per 1,000 events of its history. Event ids
+    are "numbered sequentially, starting at one"
+    (https://docs.aws.amazon.com/step-functions/latest/apireference/API_HistoryEvent.html), so the
+    newest id held tells what is new.
+    """
+
+    def __init__(self, sfn: SFNClient, execution_arn: str) -> None:
+        self._sfn = sfn
+        self._arn = execution_arn
+        self.events: list[dict[str, Any]] = []
+
+    def read(self) -> list[dict[str, Any]]:
+        """The events added since the last read, oldest first; :attr:`events` holds them all."""
+        held = int(self.events[-1]["id"]) if self.events else 0
+        pages = self._sfn.get_paginator("get_execution_history").paginate(
+            executionArn=self._arn, reverseOrder=True, PaginationConfig={"PageSize": 1000}
+        )
+        added: list[dict[str, Any]] = []
+        for page in pages:
+            newer = [dict(event) for event in page["events"] if int(event["id"]) > held]
+            added += newer
+            if len(newer) < len(page["events"]):
+                break
+        added.reverse()
+        self.events += added
+        return added
+
+
 def readable_cause(cause: str | None) -> str | None:
     """A Lambda error cause is JSON; its errorMessage is what a human wants to read."""
     cause, _ = split_rollback_note(cause)  # shown on a line of its own (ExecutionView.rollback)

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cfcd.client.execution_view import CALLBACK_SUFFIX, execution_history, readable_cause
+from cfcd.client.execution_view import CALLBACK_SUFFIX, GrowingHistory, readable_cause
 from cfcd.demo.report import POLL_SECONDS, QUIET_SECONDS, Report
 
 if TYPE_CHECKING:
@@ -53,17 +53,15 @@ class ExecutionFollower:
         self._sfn = sfn
         self._arn = execution_arn
         self._report = report
-        self._seen = 0
+        self._history = GrowingHistory(sfn, execution_arn)
         self._visits: Counter[str] = Counter()
         self.current_state = ""
 
     def poll(self) -> dict[str, Any]:
         """Print what happened since the last poll; return DescribeExecution."""
         description = dict(self._sfn.describe_execution(executionArn=self._arn))
-        events = execution_history(self._sfn, self._arn)
-        for event in events[self._seen :]:
+        for event in self._history.read():
             self._show(event)
-        self._seen = len(events)
         return description
 
     def _show(self, event: dict[str, Any]) -> None:
@@ -100,7 +98,7 @@ class ExecutionFollower:
         started = time.monotonic()
         last_said = started
         while True:
-            seen_before = self._seen
+            seen_before = len(self._history.events)
             description = self.poll()
             if reached(description):
                 return description
@@ -113,7 +111,7 @@ class ExecutionFollower:
             now = time.monotonic()
             if now - started > timeout:
                 self._report.fail(f"{what} within {timeout:.0f} s", f"still in {self.current_state}")
-            if self._seen != seen_before:
+            if len(self._history.events) != seen_before:
                 last_said = now
             elif now - last_said >= QUIET_SECONDS:
                 self._report.progress(f"still in {self.current_state} ({now - started:.0f} s)")

@@ -134,13 +134,15 @@ class LocalCloud:
         lambda_runtime.activate(self._runtime)
         self._urls = FunctionUrls(self._runtime.invoke, self.host)
         outputs: dict[str, str] = {}
+        # One session for the deploy and the seed: each new one reads the service models again.
+        clients = LocalClients(self._aws.url, self.region)
         if self.template_path is not None:
-            deployer = Deployer(self._aws.url, self._runtime, self._urls, self.region)
+            deployer = Deployer(clients, self._runtime, self._urls)
             self.deployment = deployer.deploy(self.template_path, self.stack_parameters())
             outputs = self.deployment.outputs
             if self.prewarm_workers:
                 self._runtime.prewarm()
-        site = seed_site(LocalClients(self._aws.url, self.region), self.site_bucket) if self.seed else None
+        site = seed_site(clients, self.site_bucket) if self.seed else None
         return LocalCloudInfo(
             aws_endpoint=self._aws.url,
             edge_endpoint=self._edge.endpoint,

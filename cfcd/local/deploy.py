@@ -160,16 +160,15 @@ _SKIPPED_QUIETLY = {
 class Deployer:
     def __init__(
         self,
-        endpoint_url: str,
+        clients: LocalClients,
         runtime: LambdaRuntime,
         function_urls: FunctionUrlHost,
-        region: str = "us-east-1",
         stack_name: str = "cfcd",
     ) -> None:
-        self._clients = LocalClients(endpoint_url, region)
+        self._clients = clients
         self._runtime = runtime
         self._function_urls = function_urls
-        self._region = region
+        self._region = clients.region
         self._stack_name = stack_name
         self._layer_dirs: dict[str, tuple[Path, ...]] = {}
         self._artifacts = LocalArtifacts()

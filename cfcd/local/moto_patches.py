@@ -30,6 +30,8 @@ What is patched, and why:
 - ``moto.cloudformation.responses.CloudFormationResponse.create_stack``: a CreateStack resent with
   the ``ClientRequestToken`` that made the stack is that same request (a lost answer's retry).
 - ``moto.stepfunctions.responses.StepFunctionResponse.send_task_failure``: keeps the ``cause``.
+- ``moto.stepfunctions.responses.StepFunctionResponse.get_execution_history``: pages as AWS does
+  (``maxResults``, ``reverseOrder``, ``nextToken``; :mod:`cfcd.local.stepfunctions_history`).
 - ``moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__`` /
   ``add_event`` and
   ``moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl.ErrorEqualsDecl._eval_body``:
@@ -42,10 +44,13 @@ What is patched, and why:
   ``moto.stepfunctions.parser.backend.execution.BaseExecutionWorkerCommunication.terminated``:
   EventBridge delivers to state machines and functions, executions emit their status change
   events (:mod:`cfcd.local.events`).
-- ``moto.backends.list_of_moto_modules`` (read once) and
+- ``moto.backends.list_of_moto_modules`` (read once),
   ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint``
-  (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`):
-  speed only; what they answer is unchanged.
+  (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`) and
+  ``moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for``
+  (one Lambda client for every invoke) and ``moto.core.serialize.XFormedAttributePicker.get_possible_keys``
+  (worked out once per member shape, :mod:`cfcd.local.serializer_keys`): speed only; what they
+  answer is unchanged.
 - ``moto.sns.models.Topic.publish``, ``moto.ses.responses.EmailResponse.send_email`` /
   ``send_raw_email`` and ``moto.sesv2.responses.SESV2Response.send_email``: mail is captured
   (:mod:`cfcd.local.mail`).
@@ -264,6 +269,7 @@ def _patch_stepfunctions() -> None:
     from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
     from moto.stepfunctions.responses import StepFunctionResponse
 
+    from cfcd.local import stepfunctions_history
     from cfcd.local import stepfunctions_quotas as quotas
 
     def send_task_failure(self: Any) -> Any:
@@ -275,17 +281,21 @@ def _patch_stepfunctions() -> None:
         return EmptyResult()
 
     _replace(StepFunctionResponse, "send_task_failure", send_task_failure)
+    _replace(StepFunctionResponse, "get_execution_history", stepfunctions_history.get_execution_history)
     _then(EventManager, "__init__", lambda manager, *args, **kwargs: quotas.keep_history_limit(manager))
     _around(EventManager, "add_event", quotas.add_event_within_limit)
     _around(ErrorEqualsDecl, "_eval_body", quotas.match_error_equals)
 
 
 def _patch_speed() -> None:
-    """Two costs moto pays again at every request or execution, paid once."""
+    """Costs moto pays again at every request, execution or Lambda task, paid once."""
     import moto.backends
+    from moto.core.serialize import XFormedAttributePicker
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    from cfcd.local import stepfunctions_programs
+    from cfcd.local import serializer_keys, stepfunctions_programs
 
     # moto's server lists its package directory (one stat per service) at every request to tell
     # a service name from a host; the package does not change while it runs.
@@ -293,6 +303,35 @@ def _patch_speed() -> None:
     moto.backends.list_of_moto_modules = lambda: moto_modules
     _installed["moto.backends.list_of_moto_modules"] = moto.backends.list_of_moto_modules
     _replace(ExecutionWorker, "_get_evaluation_entrypoint", stepfunctions_programs.evaluation_entrypoint)
+    # moto's Lambda task makes a boto3 client per invoke, and the executions of a batch each made
+    # boto3's default session at their first one. Its clients differ only by region and by
+    # whether moto intercepts in-process; botocore clients are thread-safe.
+    _replace(
+        XFormedAttributePicker,
+        "get_possible_keys",
+        serializer_keys.possible_keys_once_per_shape(XFormedAttributePicker.get_possible_keys),
+    )
+    one_client_each = _one_client_each(boto_client_for)
+    lambda_eval_utils.boto_client_for = one_client_each  # type: ignore[attr-defined]
+    _installed[f"{lambda_eval_utils.__name__}.boto_client_for"] = one_client_each
+
+
+def _one_client_each(make_client: Callable[..., Any]) -> Callable[..., Any]:
+    from moto.core.models import botocore_stubber
+
+    clients: dict[tuple[str, str, bool], Any] = {}
+    lock = threading.Lock()  # one botocore session must not create clients on two threads at once
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, botocore_stubber.enabled)
+        with lock:
+            if key not in clients:
+                clients[key] = make_client(
+                    region=region, service=service, state_credentials=state_credentials
+                )
+            return clients[key]
+
+    return client_for
 
 
 def _patch_lambda() -> None:

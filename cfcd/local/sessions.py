@@ -21,6 +21,7 @@ class LocalClients:
 
     def __init__(self, endpoint_url: str, region: str = "us-east-1") -> None:
         self.endpoint_url = endpoint_url
+        self.region = region
         self.session = boto3.session.Session(
             aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
             aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cfcd.client import execution_view
 from cfcd.local.faults import Fault
 from cfcd.local.seed import SeededSite
 from tests.conftest import LocalCloudHandle
@@ -125,8 +126,7 @@ class Injected:
 
 
 def entered_states(release: Release) -> list[str]:
-    events = release.sfn.get_execution_history(executionArn=release.arn, maxResults=1000)["events"]
-    return [str(e["stateEnteredEventDetails"]["name"]) for e in events if "stateEnteredEventDetails" in e]
+    return execution_view.entered_states(execution_view.execution_history(release.sfn, release.arn))
 
 
 def distribution(path: str = "") -> Callable[[SeededSite, dict[str, Any]], list[str]]:

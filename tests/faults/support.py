@@ -52,7 +52,7 @@ Config = dict[str, Any]
 
 
 # Between two polls of the local cloud: releases run side by side, and every poll is served by
-# the one process that also runs their state machines (moto answers a history in full).
+# the one process that also runs their state machines.
 POLL_SECONDS = 0.5
 
 
@@ -159,8 +159,8 @@ class Release:
         )
 
     def last_event(self) -> dict[str, Any]:
-        events = self.sfn.get_execution_history(executionArn=self.arn, maxResults=1000)["events"]
-        return dict(events[-1]) if events else {"type": "ExecutionStarting"}
+        newest = self.sfn.get_execution_history(executionArn=self.arn, maxResults=1, reverseOrder=True)
+        return dict(newest["events"][0]) if newest["events"] else {"type": "ExecutionStarting"}
 
     def wait_until_in(self, state: str) -> None:
         """Until the execution sits in the Wait state ``state`` (its next Task has not run yet)."""

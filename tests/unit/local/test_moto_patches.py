@@ -44,6 +44,7 @@ PATCHED = {
     "moto.cloudformation.models.Stack.parameter_list",
     "moto.cloudformation.responses.CloudFormationResponse.create_stack",
     "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure",
+    "moto.stepfunctions.responses.StepFunctionResponse.get_execution_history",
     "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.__init__",
     "moto.stepfunctions.parser.asl.eval.event.event_manager.EventManager.add_event",
     "moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl.ErrorEqualsDecl._eval_body",
@@ -53,6 +54,8 @@ PATCHED = {
     "moto.sns.models.Topic.publish",
     "moto.backends.list_of_moto_modules",
     "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for",
+    "moto.core.serialize.XFormedAttributePicker.get_possible_keys",
     "moto.ses.responses.EmailResponse.send_email",
     "moto.ses.responses.EmailResponse.send_raw_email",
     "moto.sesv2.responses.SESV2Response.send_email",
@@ -573,6 +576,69 @@ def test_a_full_history_fails_the_execution_past_every_catch_and_calls_nothing_m
     assert runtime.invokes == sum(event["type"] == "TaskStarted" for event in events)
 
 
+def test_execution_history_comes_in_pages_of_the_size_and_order_asked_for(running_executions: None) -> None:
+    # Given an execution that ended with 250 history events
+    stepfunctions_quotas.set_history_limit(250)
+    execution = run_with_function(POLL_FOREVER, ScriptedRuntime("check", [FAILS, SUCCEEDS] * 40))
+    sfn = client("stepfunctions")
+
+    # When its history is read without a page size, Then AWS's default page of 100 comes, oldest first
+    first = sfn.get_execution_history(executionArn=execution)
+    assert [event["id"] for event in first["events"]] == list(range(1, 101))
+    # And the pages, in either order, hold the whole history once
+    for reverse, ids in ((False, range(1, 251)), (True, range(250, 0, -1))):
+        pages = sfn.get_paginator("get_execution_history").paginate(
+            executionArn=execution, reverseOrder=reverse, PaginationConfig={"PageSize": 90}
+        )
+        sizes = []
+        read = []
+        for page in pages:
+            sizes.append(len(page["events"]))
+            read += [event["id"] for event in page["events"]]
+        assert (sizes, read) == ([90, 90, 70], list(ids))
+    # And one event newest first is the execution's end
+    newest = sfn.get_execution_history(executionArn=execution, maxResults=1, reverseOrder=True)
+    assert [event["type"] for event in newest["events"]] == ["ExecutionFailed"]
+
+    # When a token is passed with another order, or is not a token, or the page is too large
+    for kwargs in (
+        {"nextToken": first["nextToken"], "reverseOrder": True},
+        {"nextToken": "not-a-token"},
+        {"maxResults": 1001},
+    ):
+        with pytest.raises(ClientError) as raised:
+            sfn.get_execution_history(executionArn=execution, **kwargs)
+        # Then it is refused as AWS refuses it
+        expected = "ValidationException" if "maxResults" in kwargs else "InvalidToken"
+        assert error_code(raised) == expected, kwargs
+
+
+def test_a_history_token_stays_right_while_the_execution_adds_events() -> None:
+    from moto.stepfunctions.parser.api import HistoryEventType
+    from moto.stepfunctions.parser.asl.eval.event.event_manager import EventHistoryContext, EventManager
+
+    from cfcd.local.stepfunctions_history import history_page
+
+    # Given a running execution's first page of 2 events in each order
+    manager = EventManager()
+    context = EventHistoryContext.of_program_start()
+    for _ in range(5):
+        manager.add_event(context, HistoryEventType.PassStateEntered)
+    oldest = history_page(manager, "arn:run", 2, reverse=False, next_token=None)
+    newest = history_page(manager, "arn:run", 2, reverse=True, next_token=None)
+
+    # When it adds events before the next pages are read
+    manager.add_event(context, HistoryEventType.PassStateExited)
+    manager.add_event(context, HistoryEventType.ExecutionSucceeded)
+
+    # Then each next page goes on where the first ended
+    after_oldest = history_page(manager, "arn:run", 10, reverse=False, next_token=oldest["nextToken"])
+    after_newest = history_page(manager, "arn:run", 10, reverse=True, next_token=newest["nextToken"])
+    assert [event["id"] for event in after_oldest["events"]] == [3, 4, 5, 6, 7]
+    assert [event["id"] for event in after_newest["events"]] == [3, 2, 1]
+    assert "nextToken" not in after_oldest and "nextToken" not in after_newest
+
+
 def test_states_all_catches_no_oversized_result_but_a_catcher_naming_it_does(
     running_executions: None,
 ) -> None:
@@ -664,6 +730,123 @@ def test_moto_modules_are_listed_once_and_as_moto_lists_them() -> None:
 
     assert set(moto.backends.list_of_moto_modules()) == listed
     assert {"cloudfront", "stepfunctions", "awslambda"} <= listed
+
+
+def test_lambda_tasks_share_one_client_per_region(running_executions: None) -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    # Given Lambda clients asked for by many executions at once
+    def lambda_client(region: str) -> Any:
+        client_for = lambda_eval_utils.boto_client_for  # type: ignore[attr-defined]
+        return client_for(region=region, service="lambda", state_credentials=None)
+
+    with ThreadPoolExecutor(8) as pool:
+        clients = list(pool.map(lambda _: lambda_client("us-east-1"), range(8)))
+
+    # Then they got one client; another region has its own
+    assert len({id(each) for each in clients}) == 1
+    assert lambda_client("eu-west-1") is not clients[0]
+
+    # And executions' Lambda tasks still run on the local runtime through it
+    runtime = ScriptedRuntime("step", [SUCCEEDS])
+    two_tasks = {
+        "StartAt": "A",
+        "States": {"A": lambda_task("step", Next="B"), "B": lambda_task("step", End=True)},
+    }
+    machine = state_machine_with_function(two_tasks, runtime)
+    lambda_runtime.activate(runtime)  # type: ignore[arg-type]
+    try:
+        runs = [run_to_end(machine, f"run-{number}") for number in range(2)]
+    finally:
+        lambda_runtime.activate(None)
+    sfn = client("stepfunctions")
+    assert [sfn.describe_execution(executionArn=run)["status"] for run in runs] == ["SUCCEEDED"] * 2
+    assert runtime.invokes == 4
+
+
+SERIALIZED_SERVICES = (
+    "cloudfront",
+    "stepfunctions",
+    "dynamodb",
+    "s3",
+    "lambda",
+    "cloudformation",
+    "sns",
+    "iam",
+)
+
+
+def member_contexts(shape: Any, seen: set[str]) -> Iterator[Any]:
+    """Every member of ``shape`` and the shapes under it, as moto's serializer asks for it (each
+    named shape once: some contain themselves)."""
+    from moto.core.serialize import AttributePickerContext
+
+    if shape.name in seen:
+        return
+    seen.add(shape.name)
+    if shape.type_name == "structure":
+        for name, member in shape.members.items():
+            member.parent = shape  # what _serialize_type_structure sets before it asks
+            yield AttributePickerContext(obj={"Other": 1}, key=name, shape=member)
+            yield from member_contexts(member, seen)
+    elif shape.type_name == "list":
+        yield from member_contexts(shape.member, seen)
+    elif shape.type_name == "map":
+        yield from member_contexts(shape.value, seen)
+
+
+def test_the_keys_tried_for_a_dict_member_are_moto_s_own_worked_out_once() -> None:
+    from moto.core.serialize import XFormedAttributePicker
+    from moto.core.utils import get_service_model
+
+    picker = XFormedAttributePicker()
+    mototh = XFormedAttributePicker.get_possible_keys.__wrapped__  # type: ignore[attr-defined]
+    # Given every member of every response of the services the local cloud serves
+    contexts = [
+        context
+        for service in SERIALIZED_SERVICES
+        for operation in get_service_model(service).operation_names
+        if (output := get_service_model(service).operation_model(operation).output_shape) is not None
+        for context in member_contexts(output, set())
+    ]
+    assert len(contexts) > 5000
+
+    # When their keys are asked for twice, Then both times they are moto's, in moto's order
+    for context in contexts * 2:
+        assert tuple(picker.get_possible_keys(context)) == tuple(mototh(picker, context)), context.key
+
+
+def test_a_response_serializes_as_moto_serializes_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.core.serialize import XFormedAttributePicker
+
+    # Given distributions in the CloudFront emulator and an execution in Step Functions
+    cloudfront = client("cloudfront")
+    for number in range(3):
+        cloudfront.create_distribution(DistributionConfig=distribution_config(f"ref-{number}"))
+    sfn = client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name="m",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+        roleArn=ROLE,
+    )
+
+    def answers() -> list[Any]:
+        return [
+            cloudfront.list_distributions()["DistributionList"],
+            sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"]),
+            client("iam").list_roles(),
+        ]
+
+    # When they are read with the keys worked out once, and with moto's own
+    once = answers()
+    mototh = XFormedAttributePicker.get_possible_keys.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", mototh)
+    own = answers()
+
+    # Then the answers are the same
+    for answer in (*once, *own):
+        answer.pop("ResponseMetadata", None)
+    assert once == own
 
 
 class OneFunctionRuntime:
