@@ -134,8 +134,10 @@ class GrowingHistory:
     def read(self) -> list[dict[str, Any]]:
         """The events added since the last read, oldest first; :attr:`events` holds them all."""
         held = int(self.events[-1]["id"]) if self.events else 0
+        # A poll finds a few new events: AWS's default page holds them, the largest the history.
+        page_size = 100 if held else 1000
         pages = self._sfn.get_paginator("get_execution_history").paginate(
-            executionArn=self._arn, reverseOrder=True, PaginationConfig={"PageSize": 1000}
+            executionArn=self._arn, reverseOrder=True, PaginationConfig={"PageSize": page_size}
         )
         added: list[dict[str, Any]] = []
         for page in pages:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from cfcd.client.execution_view import entered_states, execution_history
 from cfcd.client.release_input import validate_input
@@ -22,28 +21,16 @@ from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import Action, ApprovalRequest, Decision, decide, find_pending
 from cfcd_common.locks import lock_key
 from tests.conftest import LocalCloudHandle
+from tests.polling import wait_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO_ROOT / "examples"
 EXECUTION_DEADLINE_SECONDS = 120.0
-POLL_SECONDS = 0.25
 FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 60, "probeTimeoutSeconds": 60}
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 # The seeded primary's price class (cfcd.local.seed): a staging stack must match it, since
 # continuous deployment cannot change it (CheckStack refuses a staging distribution that differs).
 SEEDED_PRICE_CLASS = "PriceClass_100"
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value is not None:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"no {what} within {timeout:.0f} s")
-        time.sleep(POLL_SECONDS)
 
 
 def copy_input(site: SeededSite, release: str, traffic: dict[str, Any], **extra: Any) -> dict[str, Any]:

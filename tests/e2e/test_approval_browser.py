@@ -26,13 +26,13 @@ from playwright.sync_api import Browser, Page, Response, expect, sync_playwright
 
 from cfcd.local.seed import SeededSite
 from tests.conftest import LocalCloudHandle
+from tests.polling import wait_for
 from tests.statemachine.test_release import (
     Release,
     edge_body,
     policy_of,
     primary_origin_path,
     release_input,
-    wait_for,
 )
 
 pytestmark = pytest.mark.e2e

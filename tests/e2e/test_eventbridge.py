@@ -19,7 +19,8 @@ from boto3.dynamodb.conditions import Key
 from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import EXECUTION_INDEX
 from tests.conftest import LocalCloudHandle
-from tests.statemachine.test_release import EXECUTION_DEADLINE_SECONDS, release_input, wait_for
+from tests.polling import wait_for
+from tests.statemachine.test_release import EXECUTION_DEADLINE_SECONDS, release_input
 
 pytestmark = pytest.mark.e2e
 

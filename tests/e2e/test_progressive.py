@@ -21,8 +21,8 @@ from tests.e2e.release_support import (
     origin_path,
     primary_config,
     served,
-    wait_for,
 )
+from tests.polling import wait_for
 from tests.progressive_support import browsing, make_progressive, put_alarm, release_folder
 
 pytestmark = pytest.mark.e2e

@@ -30,9 +30,9 @@ from tests.e2e.release_support import (
     served,
     stack_input,
     viewers,
-    wait_for,
     without_policy_id,
 )
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.e2e
 

@@ -38,6 +38,7 @@ from cfcd_common.cloudfront import PRIMARY_KEEPS_ON_PROMOTION, staging_copies_of
 from cfcd_common.errors import WORKFLOW_ERROR_NAMES
 from tests.conftest import LocalCloudHandle
 from tests.e2e.release_support import SEEDED_PRICE_CLASS
+from tests.polling import wait_for
 from tests.sites import policies_naming_any
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
@@ -46,7 +47,6 @@ FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 30, "probeTimeoutSecond
 MUTATING_PREFIXES = ("Create", "Update", "Put", "Delete", "Copy")
 # cfcd_common.approval_views.mail_subject: "Approve release <release> on CloudFront <id> ...?"
 APPROVAL_SUBJECT_START = "Approve release "
-T = TypeVar("T")
 R = TypeVar("R")
 Config = dict[str, Any]
 
@@ -54,16 +54,6 @@ Config = dict[str, Any]
 # Between two polls of the local cloud: releases run side by side, and every poll is served by
 # the one process that also runs their state machines.
 POLL_SECONDS = 0.5
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = POLL_SECONDS) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value is not None:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"no {what} within {timeout:.0f} s")
 
 
 def copy_input(site: SeededSite, release: str = "2.0.0", **changes: Any) -> dict[str, Any]:
@@ -143,7 +133,7 @@ class Release:
                 table.get_item(Key={"pk": pending[0]["pk"]}, ConsistentRead=True)["Item"] if pending else None
             )
 
-        return wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"pending approval of {self.name}")
+        return wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"pending approval of {self.name}", POLL_SECONDS)
 
     def approve(self) -> None:
         approval = self.pending_approval()
@@ -189,7 +179,7 @@ class Release:
                 raise AssertionError(f"{self.name} ended before waiting for a decision")
             return True if event["type"] == "TaskSubmitted" else None
 
-        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} waiting for a decision")
+        wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"{self.name} waiting for a decision", POLL_SECONDS)
 
     def decide_by_mail(self, decision: Literal["approve", "reject"]) -> Page:
         """As the approver does: the approval mail's link, the page it opens, its form's POST.
@@ -205,7 +195,7 @@ class Release:
             return found
 
         self.waits_for_a_decision()
-        mail = wait_for(mailed, EXECUTION_DEADLINE_SECONDS, f"approval mail of {self.name}")
+        mail = wait_for(mailed, EXECUTION_DEADLINE_SECONDS, f"approval mail of {self.name}", POLL_SECONDS)
         # The decider names the release: its rejection's cause does too (SendTaskFailure).
         return submit_decision(open_link(mail.link), decision, decided_by=f"approver of {self.name}")
 
@@ -214,7 +204,7 @@ class Release:
             description = self.describe()
             return None if description["status"] == "RUNNING" else description
 
-        return wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"end of {self.name}")
+        return wait_for(probe, EXECUTION_DEADLINE_SECONDS, f"end of {self.name}", POLL_SECONDS)
 
 
 def staging_config_of_policy(cloud: LocalCloudHandle, policy_id: str) -> Config | None:

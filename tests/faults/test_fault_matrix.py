@@ -26,13 +26,14 @@ from tests.faults.matrix import (
     release_waiting_for_approval,
 )
 from tests.faults.support import (
+    POLL_SECONDS,
     Release,
     check_invariant,
     copy_input,
     snapshot,
     stack_input,
-    wait_for,
 )
+from tests.polling import wait_for
 from tests.sites import new_site
 
 pytestmark = pytest.mark.faults
@@ -48,7 +49,12 @@ def operator_stops_the_release(cloud: LocalCloudHandle) -> Ran:
     release.sfn.stop_execution(executionArn=release.arn, error="Operator", cause="stopped by the fault suite")
     description = release.finished()
     # Then the cleanup rule's function rolls back: wait for the lock to go, the invariant checks the rest
-    wait_for(lambda: True if lock_of(cloud, site) is None else None, CLEANUP_DEADLINE_SECONDS, "cleanup")
+    wait_for(
+        lambda: True if lock_of(cloud, site) is None else None,
+        CLEANUP_DEADLINE_SECONDS,
+        "cleanup",
+        POLL_SECONDS,
+    )
     return Ran(site, before, description)
 
 
@@ -276,7 +282,12 @@ def test_a_lock_aws_refuses_to_delete_fails_named_and_the_cleanup_rule_frees_it(
     assert (ran.description["status"], ran.description.get("error")) == ("FAILED", "UnexpectedError")
     assert "AccessDenied" in str(ran.description.get("cause"))
     # And the cleanup rule (the execution ended FAILED still holding its lock) frees the lock
-    wait_for(lambda: True if lock_of(cloud, site) is None else None, CLEANUP_DEADLINE_SECONDS, "cleanup")
+    wait_for(
+        lambda: True if lock_of(cloud, site) is None else None,
+        CLEANUP_DEADLINE_SECONDS,
+        "cleanup",
+        POLL_SECONDS,
+    )
     verdict = assert_ended(
         "AccessDenied on ReleaseLock (cleanup rule)",
         ran,

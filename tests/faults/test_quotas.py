@@ -29,14 +29,15 @@ from cfcd.local.seed import SeededSite
 from cfcd.local.stepfunctions_quotas import history_limit_cause
 from tests.conftest import LocalCloudHandle
 from tests.faults.support import (
+    POLL_SECONDS,
     Release,
     Verdict,
     check_invariant,
     copy_input,
     snapshot,
-    wait_for,
 )
 from tests.history_budget import contract_timing, loops, max_checks, state_events, worst_case_events
+from tests.polling import wait_for
 from tests.progressive_support import browsing, make_progressive, release_folder
 from tests.sites import new_site
 
@@ -91,7 +92,7 @@ def run_stuck(cloud: LocalCloudHandle, document: dict[str, Any], timeout: float)
         description = release.describe()
         return None if description["status"] == "RUNNING" else description
 
-    return release, wait_for(ended, timeout, f"end of {release.name}")
+    return release, wait_for(ended, timeout, f"end of {release.name}", POLL_SECONDS)
 
 
 def most_demanding_input(site: SeededSite, deploy_timeout_seconds: int) -> dict[str, Any]:
@@ -174,7 +175,12 @@ def test_a_release_that_reaches_the_history_limit_fails_like_on_aws_and_the_clea
         left = [v for v in verdict.violations if v != "failed with an unnamed error 'States.Runtime'"]
         return None if left else verdict
 
-    wait_for(cleaned_up, CLEANUP_DEADLINE_SECONDS, "CleanupRelease to disable the policy and free the lock")
+    wait_for(
+        cleaned_up,
+        CLEANUP_DEADLINE_SECONDS,
+        "CleanupRelease to disable the policy and free the lock",
+        POLL_SECONDS,
+    )
 
 
 def widen(cloud: LocalCloudHandle, site: SeededSite, count: int = 25) -> None:

@@ -7,13 +7,11 @@ Each test seeds its own site (bucket, origin access control, primary distributio
 from __future__ import annotations
 
 import json
-import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Key
@@ -21,23 +19,13 @@ from boto3.dynamodb.conditions import Key
 from cfcd.local.seed import SeededSite
 from cfcd_common.approvals import EXECUTION_INDEX
 from tests.conftest import LocalCloudHandle
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.statemachine
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 EXECUTION_DEADLINE_SECONDS = 120.0
 FAST_TIMING = {"pollSeconds": 1, "deployTimeoutSeconds": 60, "probeTimeoutSeconds": 60}
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value is not None:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"no {what} within {timeout:.0f} s")
 
 
 def release_input(site: SeededSite, event_file: str, release: str) -> dict[str, Any]:

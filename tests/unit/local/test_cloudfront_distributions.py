@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from cfcd.local import cloudfront, moto_patches
 from cfcd.local.cloudfront import configs
+from tests.polling import wait_for
 from tests.unit.aws_mock import mocked_aws
 from tests.unit.local.test_cloudfront_policies import (
     CACHING_DISABLED,
@@ -26,6 +26,8 @@ from tests.unit.local.test_cloudfront_policies import (
 pytestmark = pytest.mark.unit
 # How long a change stays InProgress: long enough that a busy machine still looks before it is deployed.
 CHANGE_SECONDS = 2.0
+DEADLINE_SECONDS = 15.0
+POLL_SECONDS = 0.05
 
 
 @pytest.fixture
@@ -57,14 +59,6 @@ def update_config(client: Any, distribution_id: str, **changes: Any) -> str:
             "ETag"
         ]
     )
-
-
-def wait_for(predicate: Any, deadline_seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + deadline_seconds
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        time.sleep(0.05)
 
 
 def test_staging_and_policy_id_are_kept_in_configs(client: Any) -> None:
@@ -265,7 +259,12 @@ def test_propagation_delay_keeps_changes_in_progress(client: Any) -> None:
 
     # Then the distribution is InProgress until the delay has passed, then Deployed
     assert client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "InProgress"
-    wait_for(lambda: client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "Deployed")
+    wait_for(
+        lambda: client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "Deployed" or None,
+        DEADLINE_SECONDS,
+        "Deployed",
+        POLL_SECONDS,
+    )
     listed = client.list_distributions()["DistributionList"]["Items"]
     assert [(d["Id"], d["Status"]) for d in listed] == [(distribution_id, "Deployed")]
 
@@ -287,7 +286,12 @@ def test_policy_change_redeploys_the_primary(client: Any) -> None:
 
     # Then the primary is InProgress until the policy change is deployed
     assert client.get_distribution(Id=primary["Id"])["Distribution"]["Status"] == "InProgress"
-    wait_for(lambda: client.get_distribution(Id=primary["Id"])["Distribution"]["Status"] == "Deployed")
+    wait_for(
+        lambda: client.get_distribution(Id=primary["Id"])["Distribution"]["Status"] == "Deployed" or None,
+        DEADLINE_SECONDS,
+        "Deployed",
+        POLL_SECONDS,
+    )
 
 
 def test_invalidation_in_progress_then_completed(client: Any) -> None:
@@ -312,7 +316,7 @@ def test_invalidation_in_progress_then_completed(client: Any) -> None:
         listed = client.list_invalidations(DistributionId=distribution_id)["InvalidationList"]["Items"]
         return bool(got["Status"] == "Completed" and [i["Status"] for i in listed] == ["Completed"])
 
-    wait_for(completed)
+    wait_for(lambda: completed() or None, DEADLINE_SECONDS, "completed invalidation", POLL_SECONDS)
     waiter = client.get_waiter("invalidation_completed")
     waiter.wait(
         DistributionId=distribution_id, Id=invalidation_id, WaiterConfig={"Delay": 1, "MaxAttempts": 2}
@@ -583,10 +587,15 @@ def test_invalidations_in_progress_free_their_quota_once_completed(client: Any) 
     distribution_id = make_primary(client)["Id"]
     invalidate(client, distribution_id, [f"/{n}/*" for n in range(15)], "full")
 
+    def no_batch_in_progress() -> bool | None:
+        distribution = client.get_distribution(Id=distribution_id)["Distribution"]
+        return distribution["InProgressInvalidationBatches"] == 0 or None
+
     wait_for(
-        lambda: (
-            client.get_distribution(Id=distribution_id)["Distribution"]["InProgressInvalidationBatches"] == 0
-        )
+        no_batch_in_progress,
+        DEADLINE_SECONDS,
+        "no invalidation in progress",
+        POLL_SECONDS,
     )
 
     assert invalidate(client, distribution_id, ["/*"], "after")["Invalidation"]["Status"] == "InProgress"

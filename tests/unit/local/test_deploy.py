@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import string
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
@@ -16,11 +15,13 @@ from cfcd.client.cfn_template import IntrinsicResolver
 from cfcd.local import mail
 from cfcd.local.cloud import LocalCloud, LocalCloudInfo
 from cfcd.local.deploy import ACCOUNT_ID, generate_secret_string, physical_name
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.unit
 
 TEMPLATE = Path(__file__).parent / "fixtures" / "template.yaml"
-T = TypeVar("T")
+DEADLINE_SECONDS = 30.0
+POLL_SECONDS = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +32,12 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     cloud.stop()
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float = 30.0, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value is not None:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"nothing within {timeout} s")
-
-
 def finished_execution(sfn: Any, arn: str) -> dict[str, Any]:
     def probe() -> dict[str, Any] | None:
         description: dict[str, Any] = sfn.describe_execution(executionArn=arn)
         return None if description["status"] == "RUNNING" else description
 
-    return wait_for(probe)
+    return wait_for(probe, DEADLINE_SECONDS, f"end of {arn}", POLL_SECONDS)
 
 
 def test_outputs_are_resolved(cloud: LocalCloud, info: LocalCloudInfo) -> None:
@@ -107,7 +98,12 @@ def test_state_machine_runs_through_a_task_token(
     execution = sfn.start_execution(
         stateMachineArn=info.state_machine_arn, name="token-run", input='{"n": 1}'
     )
-    record = wait_for(lambda: table.get_item(Key={"pk": "approval#token-run"}).get("Item"))
+    record = wait_for(
+        lambda: table.get_item(Key={"pk": "approval#token-run"}).get("Item"),
+        DEADLINE_SECONDS,
+        "approval record",
+        POLL_SECONDS,
+    )
     assert record["executionArn"] == execution["executionArn"]
 
     # When the token is answered

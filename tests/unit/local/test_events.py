@@ -9,21 +9,21 @@ once, and rules wiring them together.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from cfcd.local import events
 from cfcd.local.cloud import LocalCloud
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.unit
 
 DEADLINE_SECONDS = 30.0
-T = TypeVar("T")
+POLL_SECONDS = 0.1
 
 TEMPLATE = """\
 AWSTemplateFormatVersion: "2010-09-09"
@@ -108,16 +108,6 @@ from pathlib import Path
 def handler(event, context):
     Path(os.environ["OUTPUT_DIR"], f"{uuid.uuid4()}.json").write_text(json.dumps(event))
 """
-
-
-def wait_for(probe: Callable[[], T | None], what: str, timeout: float = DEADLINE_SECONDS) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value is not None:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"no {what} within {timeout:.0f} s")
 
 
 # --- what a target receives ---------------------------------------------------------------------
@@ -259,7 +249,9 @@ def test_an_ended_execution_sends_its_status_change_to_a_lambda_target(
     # When it ends, Then the recorder gets the status change event as AWS shapes it
     (event,) = wait_for(
         lambda: recorded(output_dir, lambda e: e.get("detail", {}).get("name") == name) or None,
+        DEADLINE_SECONDS,
         "status change event",
+        POLL_SECONDS,
     )
     assert event["source"] == "aws.states"
     assert event["detail-type"] == "Step Functions Execution Status Change"
@@ -284,7 +276,10 @@ def test_a_lambda_target_with_input_path_gets_the_detail(
     )
 
     (delivered,) = wait_for(
-        lambda: recorded(output_dir, lambda e: e == {"marker": marker}) or None, "recorded note"
+        lambda: recorded(output_dir, lambda e: e == {"marker": marker}) or None,
+        DEADLINE_SECONDS,
+        "recorded note",
+        POLL_SECONDS,
     )
     assert delivered == {"marker": marker}
 
@@ -302,14 +297,21 @@ def test_a_disabled_rule_delivers_nothing(
         arn = sfn.start_execution(stateMachineArn=outputs(cloud)["FlowArn"], name=name)["executionArn"]
         wait_for(
             lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING" or None,
+            DEADLINE_SECONDS,
             "end of execution",
+            POLL_SECONDS,
         )
         # Then a note sent after the execution ended arrives, and no status change came before it
         marker = uuid.uuid4().hex
         eventbridge.put_events(
             Entries=[{"Source": "test.note", "DetailType": "Note", "Detail": json.dumps({"marker": marker})}]
         )
-        wait_for(lambda: recorded(output_dir, lambda e: e == {"marker": marker}) or None, "recorded note")
+        wait_for(
+            lambda: recorded(output_dir, lambda e: e == {"marker": marker}) or None,
+            DEADLINE_SECONDS,
+            "recorded note",
+            POLL_SECONDS,
+        )
         assert recorded(output_dir, lambda e: e.get("detail", {}).get("name") == name) == []
     finally:
         eventbridge.enable_rule(Name=rule)
