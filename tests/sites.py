@@ -10,7 +10,9 @@ sites are retired between two tests (tests/conftest.py), in parallel.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -48,15 +50,24 @@ def staging_summaries(cloud: LocalCloudHandle) -> list[dict[str, Any]]:
     ]
 
 
-def retire_staging(cloud: LocalCloudHandle, site: SeededSite) -> None:
-    """Detach and delete the site's policies, then disable and delete its staging distributions.
+def retire_site(
+    cloud: LocalCloudHandle, site: SeededSite, stagings: list[dict[str, Any]] | None = None
+) -> None:
+    """Detach and delete the site's policies, then disable and delete its staging distributions and
+    its primary (each left on the cloud would make every later ListDistributions longer).
 
     Every policy naming one of them goes first, attached or not (a release that failed before
     attaching its policy leaves one): CloudFront refuses to disable a staging distribution a
-    policy names (StagingDistributionInUse).
+    policy names (StagingDistributionInUse). ``stagings``: the cloud's staging summaries, when the
+    caller has listed them for several sites at once (read here otherwise).
     """
     cloudfront = cloud.client("cloudfront")
-    primary = cloudfront.get_distribution_config(Id=site.primary_distribution_id)
+    try:
+        primary = cloudfront.get_distribution_config(Id=site.primary_distribution_id)
+    except ClientError as error:
+        if _code(error) == "NoSuchDistribution":  # retired already, as the owner of a leftover
+            return
+        raise
     attached = primary["DistributionConfig"].get("ContinuousDeploymentPolicyId")
     staging_names: set[str] = set()
     if attached:
@@ -70,22 +81,16 @@ def retire_staging(cloud: LocalCloudHandle, site: SeededSite) -> None:
             policy["ContinuousDeploymentPolicyConfig"]["StagingDistributionDnsNames"]["Items"]
         )
     # Staging copies reading the site's bucket (also a release that failed before attaching its policy).
-    stagings = [
+    mine = [
         summary
-        for summary in staging_summaries(cloud)
+        for summary in (staging_summaries(cloud) if stagings is None else stagings)
         if summary["DomainName"] in staging_names or bucket_of(summary) == site.bucket_name
     ]
-    staging_names |= {summary["DomainName"] for summary in stagings}
+    staging_names |= {summary["DomainName"] for summary in mine}
     for policy_id in policies_naming_any(cloud, staging_names):
         etag = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)["ETag"]
         cloudfront.delete_continuous_deployment_policy(Id=policy_id, IfMatch=etag)
-    for summary in stagings:
-        try:
-            _delete_staging(cloudfront, summary["Id"])
-        except ClientError as error:
-            # Sites sharing a bucket are retired in parallel: another thread got there first.
-            if error.response.get("Error", {}).get("Code") != "NoSuchDistribution":
-                raise
+    _delete_distributions(cloudfront, [summary["Id"] for summary in mine] + [site.primary_distribution_id])
 
 
 def policies_naming_any(cloud: LocalCloudHandle, staging_names: set[str]) -> list[str]:
@@ -94,29 +99,51 @@ def policies_naming_any(cloud: LocalCloudHandle, staging_names: set[str]) -> lis
     return sorted({found for name in staging_names for found in policies_naming(cloudfront, name)})
 
 
-def _delete_staging(cloudfront: Any, distribution_id: str) -> None:
-    config = cloudfront.get_distribution_config(Id=distribution_id)
-    cloudfront.update_distribution(
-        Id=distribution_id,
-        IfMatch=config["ETag"],
-        DistributionConfig={**config["DistributionConfig"], "Enabled": False},
-    )
-    cloudfront.get_waiter("distribution_deployed").wait(
-        Id=distribution_id, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
-    )
-    etag = cloudfront.get_distribution_config(Id=distribution_id)["ETag"]
-    cloudfront.delete_distribution(Id=distribution_id, IfMatch=etag)
+def _delete_distributions(cloudfront: Any, distribution_ids: list[str]) -> None:
+    """Disable them all, wait until each is deployed, delete them. Sites sharing a bucket are
+    retired in parallel: another thread may have deleted one of their staging copies first."""
+    disabled = []
+    for distribution_id in distribution_ids:
+        with _unless_gone():
+            config = cloudfront.get_distribution_config(Id=distribution_id)
+            cloudfront.update_distribution(
+                Id=distribution_id,
+                IfMatch=config["ETag"],
+                DistributionConfig={**config["DistributionConfig"], "Enabled": False},
+            )
+            disabled.append(distribution_id)
+    for distribution_id in disabled:
+        with _unless_gone():
+            cloudfront.get_waiter("distribution_deployed").wait(
+                Id=distribution_id, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+            )
+            etag = cloudfront.get_distribution_config(Id=distribution_id)["ETag"]
+            cloudfront.delete_distribution(Id=distribution_id, IfMatch=etag)
+
+
+@contextlib.contextmanager
+def _unless_gone() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        if _code(error) != "NoSuchDistribution":
+            raise
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code"))
 
 
 def retire_all_sites(cloud: LocalCloudHandle, sites: list[SeededSite] | None = None) -> list[str]:
-    """Retire the staging side of ``sites`` (default: every registered one); returns what failed."""
+    """Retire ``sites`` (default: every registered one), side by side; returns what failed."""
     pending = SITES if sites is None else sites
     retiring = list(pending)
     pending.clear()
+    stagings = staging_summaries(cloud)  # once for all: retiring them makes no new one
 
     def retire(site: SeededSite) -> str | None:
         try:
-            retire_staging(cloud, site)
+            retire_site(cloud, site, stagings)
         except Exception as error:  # a teardown: report, keep retiring the others
             return f"{site.primary_distribution_id}: {type(error).__name__}: {error}"
         return None
