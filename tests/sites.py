@@ -50,11 +50,10 @@ def staging_summaries(cloud: LocalCloudHandle) -> list[dict[str, Any]]:
     ]
 
 
-def retire_site(
+def retire_staging(
     cloud: LocalCloudHandle, site: SeededSite, stagings: list[dict[str, Any]] | None = None
 ) -> None:
-    """Detach and delete the site's policies, then disable and delete its staging distributions and
-    its primary (each left on the cloud would make every later ListDistributions longer).
+    """Detach and delete the site's policies, then disable and delete its staging distributions.
 
     Every policy naming one of them goes first, attached or not (a release that failed before
     attaching its policy leaves one): CloudFront refuses to disable a staging distribution a
@@ -62,12 +61,7 @@ def retire_site(
     caller has listed them for several sites at once (read here otherwise).
     """
     cloudfront = cloud.client("cloudfront")
-    try:
-        primary = cloudfront.get_distribution_config(Id=site.primary_distribution_id)
-    except ClientError as error:
-        if _code(error) == "NoSuchDistribution":  # retired already, as the owner of a leftover
-            return
-        raise
+    primary = cloudfront.get_distribution_config(Id=site.primary_distribution_id)
     attached = primary["DistributionConfig"].get("ContinuousDeploymentPolicyId")
     staging_names: set[str] = set()
     if attached:
@@ -90,7 +84,7 @@ def retire_site(
     for policy_id in policies_naming_any(cloud, staging_names):
         etag = cloudfront.get_continuous_deployment_policy_config(Id=policy_id)["ETag"]
         cloudfront.delete_continuous_deployment_policy(Id=policy_id, IfMatch=etag)
-    _delete_distributions(cloudfront, [summary["Id"] for summary in mine] + [site.primary_distribution_id])
+    _delete_distributions(cloudfront, [summary["Id"] for summary in mine])
 
 
 def policies_naming_any(cloud: LocalCloudHandle, staging_names: set[str]) -> list[str]:
@@ -135,7 +129,8 @@ def _code(error: ClientError) -> str:
 
 
 def retire_all_sites(cloud: LocalCloudHandle, sites: list[SeededSite] | None = None) -> list[str]:
-    """Retire ``sites`` (default: every registered one), side by side; returns what failed."""
+    """Retire the staging side of ``sites`` (default: every registered one), side by side; returns
+    what failed."""
     pending = SITES if sites is None else sites
     retiring = list(pending)
     pending.clear()
@@ -143,7 +138,7 @@ def retire_all_sites(cloud: LocalCloudHandle, sites: list[SeededSite] | None = N
 
     def retire(site: SeededSite) -> str | None:
         try:
-            retire_site(cloud, site, stagings)
+            retire_staging(cloud, site, stagings)
         except Exception as error:  # a teardown: report, keep retiring the others
             return f"{site.primary_distribution_id}: {type(error).__name__}: {error}"
         return None

@@ -47,7 +47,7 @@ from tests.faults.support import (
     snapshot,
     stack_input,
 )
-from tests.sites import SITES, new_site, policies_naming_any, retire_all_sites, retire_site
+from tests.sites import SITES, new_site, policies_naming_any, retire_all_sites, retire_staging
 
 pytestmark = pytest.mark.faults
 
@@ -389,7 +389,7 @@ def run(cloud: LocalCloudHandle, ses: SesCloud, case: LostResponse) -> LostRan:
     try:
         return run_case(on, case, site)
     finally:
-        retire_site(on, site)
+        retire_staging(on, site)
 
 
 @pytest.fixture(scope="module")

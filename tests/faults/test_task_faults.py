@@ -23,7 +23,7 @@ from tests.faults.support import (
     snapshot,
     stack_input,
 )
-from tests.sites import SITES, new_site, retire_site
+from tests.sites import SITES, new_site, retire_staging
 
 # Task-fault cases at once: the account stays under its 20 staging distributions.
 TASK_FAULTS_SIDE_BY_SIDE = 6
@@ -176,7 +176,7 @@ def judged_task_fault(cloud: LocalCloudHandle, fault: TaskFault) -> TaskFaultRun
     try:
         return TaskFaultRun(ran, judge(cloud, ran), faults.count, faults.consumed())
     finally:
-        retire_site(cloud, ran.site)
+        retire_staging(cloud, ran.site)
 
 
 @pytest.fixture(scope="module")
