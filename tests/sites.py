@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from cfcd.local.seed import SeededSite, seed_site
+from cfcd_common.aws import error_code
 from cfcd_common.cloudfront import policies_naming
 
 if TYPE_CHECKING:
@@ -120,12 +121,8 @@ def _unless_gone() -> Iterator[None]:
     try:
         yield
     except ClientError as error:
-        if _code(error) != "NoSuchDistribution":
+        if error_code(error) != "NoSuchDistribution":
             raise
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code"))
 
 
 def retire_all_sites(cloud: LocalCloudHandle, sites: list[SeededSite] | None = None) -> list[str]:

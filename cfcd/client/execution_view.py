@@ -107,14 +107,7 @@ def ordered_states(definition: Mapping[str, Any]) -> list[str]:
 
 def execution_history(sfn: SFNClient, execution_arn: str) -> list[dict[str, Any]]:
     """Every event of an execution, oldest first (GetExecutionHistory, all pages)."""
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
-    while True:
-        page = sfn.get_execution_history(**kwargs)
-        events += [dict(event) for event in page["events"]]
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+    return GrowingHistory(sfn, execution_arn).read()
 
 
 class GrowingHistory:

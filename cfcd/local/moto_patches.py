@@ -63,6 +63,7 @@ import inspect
 import threading
 from collections.abc import Callable
 from importlib import metadata
+from types import ModuleType
 from typing import Any
 
 # pyproject.toml pins the same version; the patches below were written against its source.
@@ -119,9 +120,10 @@ def installed() -> dict[str, Any]:
         return dict(_installed)
 
 
-def _replace(owner: type, attribute: str, replacement: Any) -> None:
+def _replace(owner: type | ModuleType, attribute: str, replacement: Any) -> None:
     setattr(owner, attribute, replacement)
-    _installed[f"{owner.__module__}.{owner.__qualname__}.{attribute}"] = replacement
+    where = owner.__name__ if isinstance(owner, ModuleType) else f"{owner.__module__}.{owner.__qualname__}"
+    _installed[f"{where}.{attribute}"] = replacement
 
 
 def _around(owner: type, attribute: str, wrapper: Callable[..., Any]) -> None:
@@ -300,20 +302,17 @@ def _patch_speed() -> None:
     # moto's server lists its package directory (one stat per service) at every request to tell
     # a service name from a host; the package does not change while it runs.
     moto_modules = tuple(moto.backends.list_of_moto_modules())
-    moto.backends.list_of_moto_modules = lambda: moto_modules
-    _installed["moto.backends.list_of_moto_modules"] = moto.backends.list_of_moto_modules
+    _replace(moto.backends, "list_of_moto_modules", lambda: moto_modules)
     _replace(ExecutionWorker, "_get_evaluation_entrypoint", stepfunctions_programs.evaluation_entrypoint)
-    # moto's Lambda task makes a boto3 client per invoke, and the executions of a batch each made
-    # boto3's default session at their first one. Its clients differ only by region and by
-    # whether moto intercepts in-process; botocore clients are thread-safe.
     _replace(
         XFormedAttributePicker,
         "get_possible_keys",
         serializer_keys.possible_keys_once_per_shape(XFormedAttributePicker.get_possible_keys),
     )
-    one_client_each = _one_client_each(boto_client_for)
-    lambda_eval_utils.boto_client_for = one_client_each  # type: ignore[attr-defined]
-    _installed[f"{lambda_eval_utils.__name__}.boto_client_for"] = one_client_each
+    # moto's Lambda task makes a boto3 client per invoke, and the executions of a batch each made
+    # boto3's default session at their first one. Its clients differ only by region and by
+    # whether moto intercepts in-process; botocore clients are thread-safe.
+    _replace(lambda_eval_utils, "boto_client_for", _one_client_each(boto_client_for))
 
 
 def _one_client_each(make_client: Callable[..., Any]) -> Callable[..., Any]:

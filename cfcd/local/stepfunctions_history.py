@@ -43,9 +43,10 @@ def get_execution_history(response: Any) -> Any:
         )
     reverse = bool(response._get_bool_param("reverseOrder", False))
     execution = response.stepfunction_backend.describe_execution(execution_arn)
-    events = execution.exec_worker.env.event_manager if execution.exec_worker.env is not None else None
+    environment = execution.exec_worker.env  # None until the execution has started
+    event_manager = environment.event_manager if environment is not None else None
     token = response._get_param("nextToken")
-    return ActionResult(history_page(events, execution_arn, max_results, reverse, token))
+    return ActionResult(history_page(event_manager, execution_arn, max_results, reverse, token))
 
 
 def history_page(

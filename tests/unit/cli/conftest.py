@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from cfcd.cli import CfcdGroup, decide_cmd, deploy_cmd, history_cmd, mail_cmd, rollback_cmd, status_cmd
+from cfcd.client.execution_view import execution_history
+from tests.polling import wait_for
 from tests.unit.approval_support import use_fake_aws
 from tests.unit.aws_mock import mocked_aws
 from tests.unit.conftest import create_table
@@ -96,34 +97,28 @@ class FakeAws:
         return arn
 
     def wait_until_finished(self, execution_arn: str) -> dict[str, Any]:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline:
+        def ended() -> dict[str, Any] | None:
             described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                return described
-            time.sleep(POLL_SECONDS)
-        raise AssertionError(f"{execution_arn} still RUNNING after {DEADLINE_SECONDS} s")
+            return None if described["status"] == "RUNNING" else described
+
+        return wait_for(ended, DEADLINE_SECONDS, f"end of {execution_arn}", POLL_SECONDS)
 
     def wait_until_waiting(self, execution_arn: str) -> None:
         """Until the execution has entered a Wait state: every state before it has run (moto runs
         an execution on a thread of its own, after StartExecution has answered)."""
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline:
-            events = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
-            if any(event["type"] == "WaitStateEntered" for event in events):
-                return
-            time.sleep(POLL_SECONDS)
-        raise AssertionError(f"{execution_arn} entered no Wait state within {DEADLINE_SECONDS} s")
+
+        def waiting() -> bool | None:
+            events = execution_history(self.sfn, execution_arn)
+            return any(event["type"] == "WaitStateEntered" for event in events) or None
+
+        wait_for(waiting, DEADLINE_SECONDS, f"Wait state of {execution_arn}", POLL_SECONDS)
 
     def wait_for_message(self, queue_url: str) -> dict[str, Any]:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline:
+        def received() -> dict[str, Any] | None:
             messages = self.sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=0).get("Messages", [])
-            if messages:
-                body: dict[str, Any] = json.loads(messages[0]["Body"])
-                return body
-            time.sleep(POLL_SECONDS)
-        raise AssertionError(f"no callback message on {queue_url} within {DEADLINE_SECONDS} s")
+            return json.loads(messages[0]["Body"]) if messages else None
+
+        return wait_for(received, DEADLINE_SECONDS, f"callback message on {queue_url}", POLL_SECONDS)
 
     def stop_running(self) -> None:
         for machine in self.sfn.list_state_machines()["stateMachines"]:
