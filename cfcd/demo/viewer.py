@@ -97,10 +97,17 @@ def shares(answers: list[Answer]) -> Counter[str]:
     return Counter(answer.release for answer in answers)
 
 
+# The key of a failed script whose page came with no stickiness cookie: no sticky policy was in
+# force for the page, so the script was a draw of its own (a policy coming into force between the
+# two requests sends the script to staging while the page came from the primary, as on AWS).
+UNPINNED = "unpinned"
+
+
 class Browsers:
     """Browsers visiting the site one after the other until the block ends, each a new viewer (a
     fresh weight draw) that loads the page, then its script from the same side (the stickiness
-    cookie). Counts the release of every page served and every script that failed."""
+    cookie). Counts the release of every page served, and every script that failed by the release
+    of its page (:data:`UNPINNED` when the page set no stickiness cookie)."""
 
     def __init__(self, site: Site) -> None:
         self._site = site
@@ -126,7 +133,7 @@ class Browsers:
             else:
                 self.pages[page.release] += 1
                 if script.status >= 500:
-                    self.script_errors[page.release] += 1
+                    self.script_errors[page.release if cookie_pair(page.set_cookie) else UNPINNED] += 1
             self._stop.wait(VISIT_PAUSE_SECONDS)
 
     def __enter__(self) -> Browsers:
