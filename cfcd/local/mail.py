@@ -11,6 +11,7 @@ import base64
 import contextlib
 import email
 import email.policy
+import functools
 import itertools
 import json
 import logging
@@ -22,19 +23,24 @@ from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 LOG = logging.getLogger(__name__)
 
 SNS_SENDER = "AWS Notifications <no-reply@sns.amazonaws.com>"
+# Parsed summaries kept (list_mail): far more than a test session or a demo captures.
+MAIL_SUMMARIES_KEPT = 4096
 
 
 class MailSummary(BaseModel):
+    # Frozen: list_mail hands the same summary of a message to every caller.
+    model_config = ConfigDict(frozen=True)
+
     path: Path
     source: str  # "sns" | "ses"
     subject: str
     sender: str
-    to: list[str]
+    to: tuple[str, ...]
     date: str
     has_html: bool
 
@@ -197,22 +203,28 @@ def list_mail(state_dir: Path) -> list[MailSummary]:
     """The captured messages, oldest first."""
     summaries: list[MailSummary] = []
     for path in sorted((state_dir / "mail").glob("*.eml")):
-        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
-        date = str(message.get("Date", ""))
-        with contextlib.suppress(TypeError, ValueError):
-            date = parsedate_to_datetime(date).isoformat()
-        summaries.append(
-            MailSummary(
-                path=path,
-                source=path.stem.rsplit("-", 1)[-1],
-                subject=str(message.get("Subject", "")),
-                sender=str(message.get("From", "")),
-                to=[address for _, address in getaddresses([str(message.get("To", ""))]) if address],
-                date=date,
-                has_html=any(part.get_content_type() == "text/html" for part in message.walk()),
-            )
-        )
+        stat = path.stat()
+        summaries.append(_summary(path, stat.st_mtime_ns, stat.st_size))
     return summaries
+
+
+# Whoever waits for a message lists the directory again and again; each message is parsed once
+# (its modification time and size in the key: a file written again is read again).
+@functools.lru_cache(maxsize=MAIL_SUMMARIES_KEPT)
+def _summary(path: Path, modified_ns: int, size: int) -> MailSummary:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    date = str(message.get("Date", ""))
+    with contextlib.suppress(TypeError, ValueError):
+        date = parsedate_to_datetime(date).isoformat()
+    return MailSummary(
+        path=path,
+        source=path.stem.rsplit("-", 1)[-1],
+        subject=str(message.get("Subject", "")),
+        sender=str(message.get("From", "")),
+        to=tuple(address for _, address in getaddresses([str(message.get("To", ""))]) if address),
+        date=date,
+        has_html=any(part.get_content_type() == "text/html" for part in message.walk()),
+    )
 
 
 def read_mail(path: Path) -> tuple[str | None, str | None]:

@@ -48,9 +48,11 @@ What is patched, and why:
   ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint``
   (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`) and
   ``moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for``
-  (one Lambda client for every invoke) and ``moto.core.serialize.XFormedAttributePicker.get_possible_keys``
-  (worked out once per member shape, :mod:`cfcd.local.serializer_keys`): speed only; what they
-  answer is unchanged.
+  (one Lambda client for every invoke), ``moto.core.serialize.XFormedAttributePicker.get_possible_keys``
+  (worked out once per member shape, :mod:`cfcd.local.serializer_keys`) and the ``parse`` of
+  ``moto.stepfunctions.parser.asl.utils.json_path`` and
+  ``moto.stepfunctions.parser.asl.component.common.path.result_path`` (each JSONPath of a
+  definition compiled once): speed only; what they answer is unchanged.
 - ``moto.sns.models.Topic.publish``, ``moto.ses.responses.EmailResponse.send_email`` /
   ``send_raw_email`` and ``moto.sesv2.responses.SESV2Response.send_email``: mail is captured
   (:mod:`cfcd.local.mail`).
@@ -78,6 +80,9 @@ MISSING_CLOUDFRONT_PATHS = (
     _ROOT + "/continuous-deployment-policy/(?P<policy_id>[^/]+)$",
     _ROOT + "/continuous-deployment-policy/(?P<policy_id>[^/]+)/config$",
 )
+
+# Compiled JSONPaths kept: a definition's paths are a few dozen; the bound only caps the memory.
+JSONPATHS_KEPT = 1024
 
 _lock = threading.Lock()
 _installed: dict[str, Any] = {}
@@ -293,7 +298,9 @@ def _patch_speed() -> None:
     """Costs moto pays again at every request, execution or Lambda task, paid once."""
     import moto.backends
     from moto.core.serialize import XFormedAttributePicker
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
@@ -313,6 +320,11 @@ def _patch_speed() -> None:
     # boto3's default session at their first one. Its clients differ only by region and by
     # whether moto intercepts in-process; botocore clients are thread-safe.
     _replace(lambda_eval_utils, "boto_client_for", _one_client_each(boto_client_for))
+    # jsonpath_ng's parse builds its yacc parser anew at every call: about 10 % of the local
+    # cloud's CPU went to compiling the same few paths of the definitions at every state. A
+    # compiled path is never changed by finding or updating with it, so threads can share it.
+    for module in (json_path, result_path):
+        _replace(module, "parse", functools.lru_cache(maxsize=JSONPATHS_KEPT)(module.parse))
 
 
 def _one_client_each(make_client: Callable[..., Any]) -> Callable[..., Any]:

@@ -42,7 +42,7 @@ def test_sns_publish_is_captured_for_the_email_subscribers(state_dir: Path) -> N
     (summary,) = mail.list_mail(state_dir)
     assert summary.source == "sns"
     assert summary.subject == "Approve release 2.0.0"
-    assert summary.to == ["approver@example.com"]
+    assert summary.to == ("approver@example.com",)
     assert summary.sender == mail.SNS_SENDER
     text, html = mail.read_mail(summary.path)
     assert text is not None and "http://127.0.0.1:1/a?id=x" in text
@@ -64,7 +64,7 @@ def test_ses_send_email_keeps_text_and_html(state_dir: Path) -> None:
 
     (summary,) = mail.list_mail(state_dir)
     assert (summary.source, summary.subject, summary.sender) == ("ses", "Release waiting", "cfcd@example.com")
-    assert summary.to == ["approver@example.com"]
+    assert summary.to == ("approver@example.com",)
     assert summary.has_html
     text, html = mail.read_mail(summary.path)
     assert text is not None and "plain words" in text
@@ -115,3 +115,19 @@ def test_messages_are_listed_in_sending_order(state_dir: Path) -> None:
         "message 1",
         "message 2",
     ]
+
+
+def test_a_message_listed_again_is_not_parsed_again_unless_it_was_written_again(state_dir: Path) -> None:
+    # Given one captured message, listed once
+    sns = client("sns")
+    topic = sns.create_topic(Name="t")["TopicArn"]
+    sns.publish(TopicArn=topic, Subject="first words", Message="m")
+    (first,) = mail.list_mail(state_dir)
+
+    # When it is listed again, Then it is the same summary
+    assert mail.list_mail(state_dir)[0] is first
+
+    # When its file is written anew, Then the listing reads the new message
+    rewritten = first.path.read_bytes().replace(b"first words", b"other words, longer")
+    first.path.write_bytes(rewritten)
+    assert mail.list_mail(state_dir)[0].subject == "other words, longer"

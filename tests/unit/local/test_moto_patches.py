@@ -56,6 +56,8 @@ PATCHED = {
     "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for",
     "moto.core.serialize.XFormedAttributePicker.get_possible_keys",
+    "moto.stepfunctions.parser.asl.utils.json_path.parse",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path.parse",
     "moto.ses.responses.EmailResponse.send_email",
     "moto.ses.responses.EmailResponse.send_raw_email",
     "moto.sesv2.responses.SESV2Response.send_email",
@@ -730,6 +732,31 @@ def test_moto_modules_are_listed_once_and_as_moto_lists_them() -> None:
 
     assert set(moto.backends.list_of_moto_modules()) == listed
     assert {"cloudfront", "stepfunctions", "awslambda"} <= listed
+
+
+@pytest.mark.parametrize(
+    ("module", "original"),
+    [
+        ("moto.stepfunctions.parser.asl.utils.json_path", "jsonpath_ng.ext"),
+        ("moto.stepfunctions.parser.asl.component.common.path.result_path", "jsonpath_ng"),
+    ],
+)
+def test_a_jsonpath_is_compiled_once_and_finds_what_jsonpath_ng_finds(module: str, original: str) -> None:
+    parse = importlib.import_module(module).parse
+    jsonpath_ng_parse = importlib.import_module(original).parse
+    document = {"release": {"steps": [{"weight": 0.05}, {"weight": 0.1}]}, "name": "v2"}
+
+    # Given a path compiled once, When it is asked for again, from eight threads at once
+    first = parse("$.release.steps[1].weight")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        again = set(map(id, pool.map(lambda _: parse("$.release.steps[1].weight"), range(8))))
+
+    # Then each time it is the same compiled path, and it finds and updates as jsonpath_ng's own
+    assert again == {id(first)}
+    for path in ("$.release.steps[1].weight", "$.name", "$.release.steps[*].weight"):
+        expected = [match.value for match in jsonpath_ng_parse(path).find(document)]
+        assert [match.value for match in parse(path).find(document)] == expected, path
+    assert parse("$.result").update_or_create({}, 1) == jsonpath_ng_parse("$.result").update_or_create({}, 1)
 
 
 def test_lambda_tasks_share_one_client_per_region(running_executions: None) -> None:
