@@ -3,8 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# uv installs the pinned packages in seconds, where pip took a minute of CPU; uv's own pin is the
+# `bootstrap` dependency group of pyproject.toml, and pip brings it from PyPI into .uv/.
+UV_DIR := .uv
+UV := $(UV_DIR)/bin/uv
+UV_PIN := $(shell sed -n 's/^bootstrap = \["\(uv==[^"]*\)"\]$$/\1/p' pyproject.toml)
 # checkov pins its own boto3, which cfcd's pins exclude: it lives in a venv of its own, from the
-# `iac-scan` dependency group of pyproject.toml (pip install --group).
+# `iac-scan` dependency group of pyproject.toml.
 SCAN_VENV := .venv-scan
 SCAN_STAMP := $(SCAN_VENV)/.installed
 PYTEST_FLAGS ?=
@@ -23,18 +28,22 @@ unexport PYTHONDONTWRITEBYTECODE
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,local]'
+$(UV): pyproject.toml
+	@test -n '$(UV_PIN)' || { echo "pyproject.toml: the bootstrap group must read bootstrap = [\"uv==VERSION\"]" >&2; exit 1; }
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade --target $(UV_DIR) '$(UV_PIN)'
+	touch $(UV)
+
+# --seed: the local cloud installs its Lambda layers with this venv's pip (cfcd/local/lambda_packages.py).
+$(STAMP): pyproject.toml $(UV)
+	$(UV) venv --quiet --seed --allow-existing --python $(PYTHON) $(VENV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,local]'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install cfcd, its local cloud and dev tools (pinned)
 
-$(SCAN_STAMP): pyproject.toml
-	test -x $(SCAN_VENV)/bin/python || $(PYTHON) -m venv $(SCAN_VENV)
-	$(SCAN_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SCAN_VENV)/bin/python -m pip install --quiet --group iac-scan
+$(SCAN_STAMP): pyproject.toml $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SCAN_VENV)
+	$(UV) pip install --quiet --python $(SCAN_VENV)/bin/python --group iac-scan
 	touch $(SCAN_STAMP)
 
 lint: install $(SCAN_STAMP) ## ruff, mypy (strict on functions/ and cfcd/), cfn-lint and checkov (SAM source and its transform)
@@ -60,8 +69,16 @@ browser: ## Install Debian's headless Chromium for the browser tests (as root; o
 	fi; \
 	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
 
-test: browser install lint ## Run every check and test: lint, unit, state machine, e2e, faults
-	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_FLAGS)
+# lint runs beside the tests, its report shown after theirs: mypy, cfn-lint and checkov each use
+# one core, and the tests keep both busy only once their workers run.
+test: browser install $(SCAN_STAMP) ## Run every check and test: lint, unit, state machine, e2e, faults
+	@mkdir -p build; \
+	$(MAKE) --no-print-directory lint > build/lint.log 2>&1 & linting=$$!; \
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_FLAGS); tests=$$?; \
+	wait $$linting; linted=$$?; \
+	echo "--- make lint (beside the tests): $$([ $$linted -eq 0 ] && echo passed || echo FAILED)"; \
+	cat build/lint.log; \
+	[ $$tests -eq 0 ] && [ $$linted -eq 0 ]
 
 test-unit: install ## Only the fast unit tests
 	$(BIN)/pytest -m unit $(PYTEST_FLAGS)
