@@ -3,11 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# uv installs the pinned packages in seconds, where pip took a minute of CPU; uv's own pin is the
-# `bootstrap` dependency group of pyproject.toml, and pip brings it from PyPI into .uv/.
+# uv installs the pinned packages in seconds, where pip took a minute of CPU; uv's own pin is in
+# the dev extra of pyproject.toml, and pip brings it from PyPI into .uv/ first.
 UV_DIR := .uv
 UV := $(UV_DIR)/bin/uv
-UV_PIN := $(shell sed -n 's/^bootstrap = \["\(uv==[^"]*\)"\]$$/\1/p' pyproject.toml)
+UV_PIN := $(shell sed -n 's/^ *"\(uv==[^"]*\)",$$/\1/p' pyproject.toml)
 # checkov pins its own boto3, which cfcd's pins exclude: it lives in a venv of its own, from the
 # `iac-scan` dependency group of pyproject.toml.
 SCAN_VENV := .venv-scan
@@ -29,7 +29,7 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(UV): pyproject.toml
-	@test -n '$(UV_PIN)' || { echo "pyproject.toml: the bootstrap group must read bootstrap = [\"uv==VERSION\"]" >&2; exit 1; }
+	@test -n '$(UV_PIN)' || { echo "pyproject.toml: the dev extra must pin uv on a line of its own: \"uv==VERSION\"," >&2; exit 1; }
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade --target $(UV_DIR) '$(UV_PIN)'
 	touch $(UV)
 

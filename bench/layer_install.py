@@ -32,7 +32,11 @@ def lambda_platform_install(requirements: Path, architecture: str) -> Path | Non
     platform = _PLATFORMS.get(architecture, _PLATFORMS["x86_64"])
     arguments = ["--platform", platform, "--python-version", LAMBDA_PYTHON, "--implementation", "cp"]
     arguments += ["--only-binary=:all:", "-r", str(requirements)]
-    return _or_none(lambda: pip_install(f"layer-{architecture}", arguments, key=requirements.read_text()))
+    return _or_none(
+        lambda: pip_install(
+            f"layer-{architecture}", arguments, key=requirements.read_text(), pip_options=True
+        )
+    )
 
 
 def local_install(requirements: Path) -> Path | None:

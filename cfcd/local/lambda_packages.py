@@ -9,7 +9,10 @@ nothing of a developer's virtualenv. The local runtime does the same with two ki
 
 Each is ``pip install --target`` into a directory of :data:`CACHE_ROOT` named after a hash of
 what was asked and of this interpreter, reused across runs and processes (the first run needs
-PyPI). ``bench`` installs the layer for Lambda's own platform through :func:`pip_install` too.
+PyPI). When uv sits beside this interpreter (``make install`` puts it in ``.venv/bin``), its
+``uv pip install`` does the same in a few seconds instead of half a minute: the first local cloud
+of a new machine waits for it. ``bench`` installs the layer for Lambda's own platform through
+:func:`pip_install` too, with pip's own options.
 """
 
 from __future__ import annotations
@@ -45,11 +48,29 @@ def cache_dir(kind: str, key: str) -> Path:
     return CACHE_ROOT / f"{kind}-{hashlib.sha256(material.encode()).hexdigest()[:16]}"
 
 
-def pip_install(kind: str, arguments: Sequence[str], key: str) -> Path:
+def uv_beside_interpreter() -> Path | None:
+    """The uv installed with this interpreter's packages, if any."""
+    uv = Path(sys.executable).with_name("uv")
+    return uv if os.access(uv, os.X_OK) else None
+
+
+def installer(target: Path, *, pip_options: bool = False) -> list[str]:
+    """The command that installs into ``target`` for this interpreter: uv's pip when it is there
+    and the arguments are ones uv takes too, otherwise pip (which compiles bytecode; uv is told to)."""
+    uv = None if pip_options else uv_beside_interpreter()
+    if uv is not None:
+        command = [str(uv), "pip", "install", "--python", sys.executable, "--compile-bytecode"]
+    else:
+        command = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--no-input"]
+    return [*command, "--quiet", "--target", str(target)]
+
+
+def pip_install(kind: str, arguments: Sequence[str], key: str, *, pip_options: bool = False) -> Path:
     """``pip install --target <cached dir> *arguments``, once per ``(kind, key)``; the directory.
 
     ``key`` is what makes two installs the same (e.g. the requirements' text). Concurrent
-    callers wait for one another; a failed install leaves nothing behind.
+    callers wait for one another; a failed install leaves nothing behind. ``pip_options``: the
+    arguments are pip's own (``--platform``, ...), so pip installs them even where uv is.
     """
     target = cache_dir(kind, key)
     if (target / _COMPLETE).exists():
@@ -61,18 +82,7 @@ def pip_install(kind: str, arguments: Sequence[str], key: str) -> Path:
         partial = Path(tempfile.mkdtemp(prefix=target.name + ".partial-", dir=target.parent))
         try:
             completed = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                    "--no-input",
-                    "--target",
-                    str(partial),
-                    *arguments,
-                ],
+                [*installer(partial, pip_options=pip_options), *arguments],
                 capture_output=True,
                 text=True,
                 timeout=PIP_TIMEOUT_SECONDS,

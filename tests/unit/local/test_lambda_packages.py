@@ -1,4 +1,4 @@
-"""The layer's requirements and the runtime's SDK, pip-installed once into a cache and reused."""
+"""The layer's requirements and the runtime's SDK, installed once into a cache (by uv or pip) and reused."""
 
 from __future__ import annotations
 
@@ -84,3 +84,43 @@ def test_the_layer_pins_boto3_together_with_botocore_at_the_project_versions() -
 
     assert pins["boto3"] == metadata.version("boto3")
     assert pins["botocore"] == metadata.version("botocore")
+
+
+@pytest.fixture
+def interpreter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A venv's bin directory whose python is this process's interpreter."""
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    monkeypatch.setattr("cfcd.local.lambda_packages.sys.executable", str(bin_dir / "python"))
+    return bin_dir
+
+
+def test_uv_beside_the_interpreter_installs_for_it_and_compiles_as_pip_does(
+    interpreter: Path, tmp_path: Path
+) -> None:
+    # Given uv installed in the interpreter's venv
+    uv = interpreter / "uv"
+    uv.write_text("#!/bin/sh\n")
+    uv.chmod(0o755)
+
+    # When a local install is asked for
+    command = lambda_packages.installer(tmp_path / "target")
+
+    # Then uv's pip installs it, for this interpreter, with bytecode, into the target
+    assert command[:3] == [str(uv), "pip", "install"]
+    assert command[command.index("--python") + 1] == str(interpreter / "python")
+    assert "--compile-bytecode" in command
+    assert command[command.index("--target") + 1] == str(tmp_path / "target")
+
+
+def test_pip_installs_where_there_is_no_uv_or_the_arguments_are_pip_s_own(
+    interpreter: Path, tmp_path: Path
+) -> None:
+    # Given a venv without uv, Then pip installs
+    assert lambda_packages.installer(tmp_path)[:4] == [str(interpreter / "python"), "-m", "pip", "install"]
+
+    # Given uv there too, When the arguments are pip's own (the bench's --platform), Then pip still
+    uv = interpreter / "uv"
+    uv.write_text("#!/bin/sh\n")
+    uv.chmod(0o755)
+    assert lambda_packages.installer(tmp_path, pip_options=True)[1:4] == ["-m", "pip", "install"]
