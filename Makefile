@@ -23,7 +23,7 @@ TEST_WORKERS ?= 6
 unexport PYTHONDONTWRITEBYTECODE
 
 .DEFAULT_GOAL := help
-.PHONY: help install lint format test test-unit test-local demo bench build deploy sfn-local contract browser clean
+.PHONY: help install lint format test test-unit test-local demo bench build deploy sfn-local contract browser browser-check clean
 
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,17 +61,20 @@ format: install ## Format the code with ruff
 
 # The browser test takes the first of these on PATH.
 CHROMIUM_NAMES := chromium chromium-browser google-chrome
+HAS_CHROMIUM := for name in $(CHROMIUM_NAMES); do command -v $$name >/dev/null 2>&1 && exit 0; done
 
-browser: ## Install Debian's headless Chromium for the browser tests (as root; others are told to sudo)
-	@for name in $(CHROMIUM_NAMES); do command -v $$name >/dev/null 2>&1 && exit 0; done; \
+# Before anything else runs: Chromium is there, or root may install it.
+browser-check:
+	@$(HAS_CHROMIUM); \
 	if [ "$$(id -u)" -ne 0 ]; then \
 		echo "The browser test needs Chromium: run 'sudo make browser' once, then make test again." >&2; exit 1; \
-	fi; \
-	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+	fi
 
-# lint runs beside the tests, its report shown after theirs: mypy, cfn-lint and checkov each use
-# one core, and the tests keep both busy only once their workers run.
-test: browser install $(SCAN_STAMP) ## Run every check and test: lint, unit, state machine, e2e, faults
+browser: browser-check ## Install Debian's headless Chromium for the browser tests (as root; others are told to sudo)
+	@$(HAS_CHROMIUM); apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+
+test: browser-check ## Run every check and test: lint, unit, state machine, e2e, faults
+	@$(MAKE) --no-print-directory -j 3 browser install $(SCAN_STAMP)
 	@mkdir -p build; \
 	$(MAKE) --no-print-directory lint > build/lint.log 2>&1 & linting=$$!; \
 	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_FLAGS); tests=$$?; \
