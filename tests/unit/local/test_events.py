@@ -106,7 +106,10 @@ from pathlib import Path
 
 
 def handler(event, context):
-    Path(os.environ["OUTPUT_DIR"], f"{uuid.uuid4()}.json").write_text(json.dumps(event))
+    # Written aside, then renamed: the test reading *.json never sees a file half written.
+    name = uuid.uuid4()
+    Path(os.environ["OUTPUT_DIR"], f"{name}.part").write_text(json.dumps(event))
+    os.rename(Path(os.environ["OUTPUT_DIR"], f"{name}.part"), Path(os.environ["OUTPUT_DIR"], f"{name}.json"))
 """
 
 
