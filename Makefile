@@ -33,7 +33,8 @@ $(UV): pyproject.toml
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --upgrade --target $(UV_DIR) '$(UV_PIN)'
 	touch $(UV)
 
-# --seed: the local cloud installs its Lambda layers with this venv's pip (cfcd/local/lambda_packages.py).
+# --seed: pip stays in the venv for the bench's install for Lambda's platform, whose options are
+# pip's (cfcd/local/lambda_packages.py; the local cloud's own installs use the venv's uv).
 $(STAMP): pyproject.toml $(UV)
 	$(UV) venv --quiet --seed --allow-existing --python $(PYTHON) $(VENV)
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,local]'
