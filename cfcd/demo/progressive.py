@@ -14,7 +14,7 @@ from typing import Any
 from cfcd.client.execution_view import entered_states, execution_history, latest_progress, readable_cause
 from cfcd.demo.approval import find_approval_mail
 from cfcd.demo.context import FAST_TIMING, STICKINESS, DemoContext, Release, origin_path
-from cfcd.demo.viewer import UNPINNED, Browsers, shares
+from cfcd.demo.viewer import UNPINNED, Browsers, shares, tally
 from cfcd.local.faults import FaultsClient
 from cfcd.local.seed import SCRIPT
 from cfcd_common.progressive import Progress
@@ -81,8 +81,7 @@ def _every_viewer_gets(
         and sample == {label: NEW_VIEWERS}
         and (unchanged is None or config == unchanged),
         claim,
-        f"OriginPath {origin_path(config)}; {NEW_VIEWERS} requests: "
-        + ", ".join(f"{name} ×{count}" for name, count in sorted(sample.items())),
+        f"OriginPath {origin_path(config)}; {NEW_VIEWERS} requests: " + tally(sample),
     )
 
 
@@ -147,12 +146,9 @@ def broken_script_is_stopped_at_the_first_step(ctx: DemoContext) -> Release:
     ctx.report.check(
         visits > 0 and on_v4 / visits <= bound and set(browsers.script_errors) <= {"v4", UNPINNED},
         "only the first step's share of viewers ever got v4; no viewer pinned to v2 saw its script fail",
-        f"{visits} visits: "
-        + ", ".join(f"{name} ×{count}" for name, count in sorted(browsers.pages.items()))
-        + f" ({on_v4 / max(visits, 1):.1%} on v4, at most {bound:.1%} expected); "
-        f"{SCRIPT} failed for {sum(browsers.script_errors.values())} of them ("
-        + ", ".join(f"{page} pages ×{count}" for page, count in sorted(browsers.script_errors.items()))
-        + ")",
+        f"{visits} visits: {tally(browsers.pages)} ({on_v4 / max(visits, 1):.1%} on v4, at most "
+        f"{bound:.1%} expected); {SCRIPT} failed for {sum(browsers.script_errors.values())} of them "
+        f"({tally(browsers.script_errors, ' pages')})",
     )
     _every_viewer_gets(
         ctx, "2.0.0", "the primary is untouched and every new viewer gets v2", unchanged=before
@@ -175,8 +171,7 @@ def good_release_is_promoted_through_every_step(ctx: DemoContext) -> Release:
         and all(step.passedAt is not None for step in progress.steps),
         "every step passed its bake and analysis; the execution SUCCEEDED",
         f"{release.name}: {description['status']}\n{_step_lines(progress)}\n"
-        f"{browsers.visits} visits meanwhile: "
-        + ", ".join(f"{name} ×{count}" for name, count in sorted(browsers.pages.items())),
+        f"{browsers.visits} visits meanwhile: " + tally(browsers.pages),
     )
     mail = find_approval_mail(ctx.state_dir, release.name)
     ctx.report.check(

@@ -24,7 +24,15 @@ from cfcd.demo.approval import (
     submit_decision,
 )
 from cfcd.demo.context import STICKINESS, DemoContext, Release, origin_path
-from cfcd.demo.viewer import STAGING_HEADER, STAGING_HEADER_VALUE, Answer, StickyViewer, cookie_pair, shares
+from cfcd.demo.viewer import (
+    STAGING_HEADER,
+    STAGING_HEADER_VALUE,
+    Answer,
+    StickyViewer,
+    cookie_pair,
+    shares,
+    tally,
+)
 from cfcd_common.approvals import ApprovalRequest, ApprovalStatus, Outcome, decide, find_pending, get_request
 from cfcd_common.locks import lock_key
 
@@ -204,7 +212,7 @@ def weight_sends_a_share_to_staging(ctx: DemoContext) -> dict[str, str]:
     ctx.report.check(
         statuses == {200} and set(counts) <= {"v2", "v3"},
         "every response is healthy and serves v2 or v3",
-        f"HTTP statuses {sorted(statuses)}; " + ", ".join(f"{r} ×{n}" for r, n in sorted(counts.items())),
+        f"HTTP statuses {sorted(statuses)}; " + tally(counts),
     )
     share = counts["v3"] / SAMPLE_SIZE
     margin = SHARE_TOLERANCE_SIGMAS * math.sqrt(WEIGHT * (1 - WEIGHT) / SAMPLE_SIZE)
@@ -233,7 +241,7 @@ def cookie_keeps_a_viewer_on_one_side(ctx: DemoContext, cookies: dict[str, str])
             release in cookies and viewer.seen == {release: STICKY_REQUESTS},
             f"a viewer first sent to {release} stays on {release}",
             f"{STICKY_REQUESTS} requests with its x-amz-continuous-deployment-state cookie: "
-            + ", ".join(f"{r} ×{n}" for r, n in sorted(viewer.seen.items())),
+            + tally(viewer.seen),
         )
         viewers[release] = viewer
     return viewers["v3"]
@@ -316,7 +324,7 @@ def rollback_keeps_v2(
     ctx.report.check(
         sample == {"v2": 100},
         "every new viewer gets v2",
-        "100 requests: " + ", ".join(f"{r} ×{n}" for r, n in sorted(sample.items())),
+        "100 requests: " + tally(sample),
     )
 
 

@@ -12,6 +12,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from cfcd.local.edge import STICKINESS_COOKIE
@@ -95,6 +96,11 @@ class StickyViewer:
 
 def shares(answers: list[Answer]) -> Counter[str]:
     return Counter(answer.release for answer in answers)
+
+
+def tally(counts: Mapping[str, int], label: str = "") -> str:
+    """``v2 ×95, v3 ×5``: each name (followed by ``label``) with its count, in name order."""
+    return ", ".join(f"{name}{label} ×{count}" for name, count in sorted(counts.items()))
 
 
 # The key of a failed script whose page came with no stickiness cookie: no sticky policy was in

@@ -46,7 +46,7 @@ What is patched, and why:
   events (:mod:`cfcd.local.events`).
 - ``moto.backends.list_of_moto_modules`` (read once),
   ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint``
-  (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`) and
+  (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`),
   ``moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for``
   (one Lambda client for every invoke), ``moto.core.serialize.XFormedAttributePicker.get_possible_keys``
   (worked out once per member shape, :mod:`cfcd.local.serializer_keys`) and the ``parse`` of

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from cfcd.cli import main as cli
+from cfcd.local.seed import SeededSite
 from cfcd_common.release_history import read_history
 from tests.conftest import LocalCloudHandle
 from tests.faults.matrix import (
@@ -39,6 +40,16 @@ from tests.sites import new_site
 pytestmark = pytest.mark.faults
 
 
+def until_cleanup_frees_the_lock(cloud: LocalCloudHandle, site: SeededSite) -> None:
+    """Until the cleanup rule's function (CleanupRelease) has freed the primary's release lock."""
+    wait_for(
+        lambda: True if lock_of(cloud, site) is None else None,
+        CLEANUP_DEADLINE_SECONDS,
+        "cleanup",
+        POLL_SECONDS,
+    )
+
+
 def operator_stops_the_release(cloud: LocalCloudHandle) -> Ran:
     # Given a release waiting for its distributions to deploy: policy enabled, lock held
     site = new_site(cloud)
@@ -49,12 +60,7 @@ def operator_stops_the_release(cloud: LocalCloudHandle) -> Ran:
     release.sfn.stop_execution(executionArn=release.arn, error="Operator", cause="stopped by the fault suite")
     description = release.finished()
     # Then the cleanup rule's function rolls back: wait for the lock to go, the invariant checks the rest
-    wait_for(
-        lambda: True if lock_of(cloud, site) is None else None,
-        CLEANUP_DEADLINE_SECONDS,
-        "cleanup",
-        POLL_SECONDS,
-    )
+    until_cleanup_frees_the_lock(cloud, site)
     return Ran(site, before, description)
 
 
@@ -282,12 +288,7 @@ def test_a_lock_aws_refuses_to_delete_fails_named_and_the_cleanup_rule_frees_it(
     assert (ran.description["status"], ran.description.get("error")) == ("FAILED", "UnexpectedError")
     assert "AccessDenied" in str(ran.description.get("cause"))
     # And the cleanup rule (the execution ended FAILED still holding its lock) frees the lock
-    wait_for(
-        lambda: True if lock_of(cloud, site) is None else None,
-        CLEANUP_DEADLINE_SECONDS,
-        "cleanup",
-        POLL_SECONDS,
-    )
+    until_cleanup_frees_the_lock(cloud, site)
     verdict = assert_ended(
         "AccessDenied on ReleaseLock (cleanup rule)",
         ran,

@@ -1,12 +1,13 @@
-"""The demo's synthetic browsers: which page a failed script is counted against."""
+"""The demo's synthetic browsers: which page a failed script is counted against, and how counts read."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import pytest
 
-from cfcd.demo.viewer import UNPINNED, Answer, Browsers, Site
+from cfcd.demo.viewer import UNPINNED, Answer, Browsers, Site, tally
 from cfcd.local.edge import STICKINESS_COOKIE
 from cfcd.local.seed import SCRIPT
 from tests.polling import wait_for
@@ -54,3 +55,8 @@ def test_a_failed_script_of_a_page_served_with_no_session_counts_as_unpinned() -
 
     # Then the failures are kept apart: the script was a weight draw of its own
     assert set(failed) == {UNPINNED}
+
+
+def test_a_tally_names_each_release_with_its_count_in_name_order() -> None:
+    assert tally(Counter({"v3": 5, "v2": 95})) == "v2 ×95, v3 ×5"
+    assert tally(Counter({UNPINNED: 1, "v4": 13}), " pages") == "unpinned pages ×1, v4 pages ×13"

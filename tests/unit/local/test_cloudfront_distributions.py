@@ -61,6 +61,15 @@ def update_config(client: Any, distribution_id: str, **changes: Any) -> str:
     )
 
 
+def until_deployed(client: Any, distribution_id: str) -> None:
+    wait_for(
+        lambda: client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "Deployed" or None,
+        DEADLINE_SECONDS,
+        f"{distribution_id} Deployed",
+        POLL_SECONDS,
+    )
+
+
 def test_staging_and_policy_id_are_kept_in_configs(client: Any) -> None:
     # Given a distribution created with Staging false (moto alone drops the field)
     primary = make_primary(client)
@@ -259,12 +268,7 @@ def test_propagation_delay_keeps_changes_in_progress(client: Any) -> None:
 
     # Then the distribution is InProgress until the delay has passed, then Deployed
     assert client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "InProgress"
-    wait_for(
-        lambda: client.get_distribution(Id=distribution_id)["Distribution"]["Status"] == "Deployed" or None,
-        DEADLINE_SECONDS,
-        "Deployed",
-        POLL_SECONDS,
-    )
+    until_deployed(client, distribution_id)
     listed = client.list_distributions()["DistributionList"]["Items"]
     assert [(d["Id"], d["Status"]) for d in listed] == [(distribution_id, "Deployed")]
 
@@ -286,12 +290,7 @@ def test_policy_change_redeploys_the_primary(client: Any) -> None:
 
     # Then the primary is InProgress until the policy change is deployed
     assert client.get_distribution(Id=primary["Id"])["Distribution"]["Status"] == "InProgress"
-    wait_for(
-        lambda: client.get_distribution(Id=primary["Id"])["Distribution"]["Status"] == "Deployed" or None,
-        DEADLINE_SECONDS,
-        "Deployed",
-        POLL_SECONDS,
-    )
+    until_deployed(client, primary["Id"])
 
 
 def test_invalidation_in_progress_then_completed(client: Any) -> None:

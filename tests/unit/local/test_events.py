@@ -107,9 +107,9 @@ from pathlib import Path
 
 def handler(event, context):
     # Written aside, then renamed: the test reading *.json never sees a file half written.
-    name = uuid.uuid4()
-    Path(os.environ["OUTPUT_DIR"], f"{name}.part").write_text(json.dumps(event))
-    os.rename(Path(os.environ["OUTPUT_DIR"], f"{name}.part"), Path(os.environ["OUTPUT_DIR"], f"{name}.json"))
+    part = Path(os.environ["OUTPUT_DIR"], f"{uuid.uuid4()}.part")
+    part.write_text(json.dumps(event))
+    part.rename(part.with_suffix(".json"))
 """
 
 
