@@ -17,6 +17,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import boto3
+import botocore.loaders
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -732,6 +733,55 @@ def test_moto_modules_are_listed_once_and_as_moto_lists_them() -> None:
 
     assert set(moto.backends.list_of_moto_modules()) == listed
     assert {"cloudfront", "stepfunctions", "awslambda"} <= listed
+
+
+def test_moto_s_ec2_regions_are_boto3_s_and_the_listing_is_boto3_s_again_after_the_import() -> None:
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+    # Given moto_patches installed (moto's EC2 module imported while one session listed regions)
+    moto_patches.install()
+    session = boto3.session.Session()
+    listed = [
+        *session.get_available_regions("ec2"),
+        *session.get_available_regions("ec2", partition_name="aws-us-gov"),
+        *session.get_available_regions("ec2", partition_name="aws-cn"),
+    ]
+
+    # Then moto's regions are those boto3 lists, and boto3 lists with its own method again
+    assert [region.name for region in RegionsAndZonesBackend.regions] == listed
+    assert boto3.session.Session.get_available_regions.__module__ == "boto3.session"
+
+
+def test_while_moto_imports_its_ec2_module_new_sessions_read_ec2_s_model_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a count of the EC2 service models read from disk
+    models_read: list[str] = []
+    load_file = botocore.loaders.JSONFileLoader.load_file
+
+    def counted(self: Any, file_path: str) -> Any:
+        if "/ec2/" in file_path and file_path.endswith("service-2"):
+            models_read.append(file_path)
+        return load_file(self, file_path)
+
+    monkeypatch.setattr(botocore.loaders.JSONFileLoader, "load_file", counted)
+
+    def three_lists() -> list[list[str]]:
+        # as moto's RegionsAndZonesBackend asks: a new session for each partition
+        return [
+            boto3.session.Session().get_available_regions("ec2", partition_name=partition)
+            for partition in ("aws", "aws-us-gov", "aws-cn")
+        ]
+
+    # When three new sessions list the regions while moto's EC2 module is imported
+    with moto_patches.regions_listed_by_one_session():
+        lists = three_lists()
+    once = len(models_read)
+
+    # Then EC2's model was read once, and the lists are those new sessions make on their own
+    assert once == 1
+    assert lists == three_lists()
+    assert len(models_read) == once + 3
 
 
 @pytest.mark.parametrize(
