@@ -49,7 +49,8 @@ What is patched, and why:
   (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`),
   ``moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for``
   (one Lambda client for every invoke), ``moto.core.serialize.XFormedAttributePicker.get_possible_keys``
-  (worked out once per member shape, :mod:`cfcd.local.serializer_keys`) and the ``parse`` of
+  (worked out once per member shape) and ``moto.core.serialize.ResponseSerializer.get_value`` (a
+  dict's member picked directly, :mod:`cfcd.local.serializer_keys`), the ``parse`` of
   ``moto.stepfunctions.parser.asl.utils.json_path`` and
   ``moto.stepfunctions.parser.asl.component.common.path.result_path`` (each JSONPath of a
   definition compiled once): speed only; what they answer is unchanged.
@@ -330,7 +331,7 @@ def _patch_stepfunctions() -> None:
 def _patch_speed() -> None:
     """Costs moto pays again at every request, execution or Lambda task, paid once."""
     import moto.backends
-    from moto.core.serialize import XFormedAttributePicker
+    from moto.core.serialize import ResponseSerializer, XFormedAttributePicker
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.utils import json_path
@@ -349,6 +350,8 @@ def _patch_speed() -> None:
         "get_possible_keys",
         serializer_keys.possible_keys_once_per_shape(XFormedAttributePicker.get_possible_keys),
     )
+    picked_directly = serializer_keys.dict_members_picked_directly(ResponseSerializer.get_value)
+    _replace(ResponseSerializer, "get_value", picked_directly)
     # moto's Lambda task makes a boto3 client per invoke, and the executions of a batch each made
     # boto3's default session at their first one. Its clients differ only by region and by
     # whether moto intercepts in-process; botocore clients are thread-safe.

@@ -57,6 +57,7 @@ PATCHED = {
     "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for",
     "moto.core.serialize.XFormedAttributePicker.get_possible_keys",
+    "moto.core.serialize.ResponseSerializer.get_value",
     "moto.stepfunctions.parser.asl.utils.json_path.parse",
     "moto.stepfunctions.parser.asl.component.common.path.result_path.parse",
     "moto.ses.responses.EmailResponse.send_email",
@@ -894,7 +895,7 @@ def test_the_keys_tried_for_a_dict_member_are_moto_s_own_worked_out_once() -> No
 
 
 def test_a_response_serializes_as_moto_serializes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.core.serialize import XFormedAttributePicker
+    from moto.core.serialize import ResponseSerializer, XFormedAttributePicker
 
     # Given distributions in the CloudFront emulator and an execution in Step Functions
     cloudfront = client("cloudfront")
@@ -914,16 +915,50 @@ def test_a_response_serializes_as_moto_serializes_it(monkeypatch: pytest.MonkeyP
             client("iam").list_roles(),
         ]
 
-    # When they are read with the keys worked out once, and with moto's own
+    # When they are read with the keys worked out once and dict members picked directly, and
+    # with moto's own picking
     once = answers()
     mototh = XFormedAttributePicker.get_possible_keys.__wrapped__  # type: ignore[attr-defined]
     monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", mototh)
+    monkeypatch.setattr(ResponseSerializer, "get_value", ResponseSerializer.get_value.__wrapped__)  # type: ignore[attr-defined]
     own = answers()
 
     # Then the answers are the same
     for answer in (*once, *own):
         answer.pop("ResponseMetadata", None)
     assert once == own
+
+
+def test_a_dict_member_is_picked_as_moto_picks_it() -> None:
+    from moto.core.serialize import ResponseSerializer, XFormedAttributePicker
+    from moto.core.utils import get_service_model
+
+    moto_patches.install()
+    operation = get_service_model("cloudfront").operation_model("GetDistribution")
+    distribution = operation.output_shape.members["Distribution"]
+    plain = ResponseSerializer(operation, value_picker=XFormedAttributePicker())
+    bracketing = XFormedAttributePicker(response_transformers={"Id": lambda value: f"<{value}>"})
+    transformed = ResponseSerializer(operation, value_picker=bracketing)
+    for member in distribution.members.values():
+        member.parent = distribution  # what moto's serializer sets before it asks
+    mototh = ResponseSerializer.get_value.__wrapped__  # type: ignore[attr-defined]
+
+    # Given results that hold a member, hold it as None, lack it, or hold it under moto's
+    # snake_case alias; a dict subclass; a picker with a response transformer
+    results: list[Any] = [
+        {"Id": "E1", "Status": None},
+        {"id": "E2", "last_modified_time": "t"},
+        {},
+        collections.OrderedDict(Id="E3"),
+    ]
+    for serializer in (plain, transformed):
+        for result in results:
+            for key, member in distribution.members.items():
+                # When a member is picked twice (its keys worked out, then known)
+                # Then it is what moto picks
+                for _ in range(2):
+                    picked = serializer.get_value(result, key, member)
+                    assert picked == mototh(serializer, result, key, member)
 
 
 class OneFunctionRuntime:
