@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import warnings
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from cfcd.local.faults import FaultsClient
 from cfcd.local.seed import SeededSite
 from cfcd.local.sessions import LocalClients
 from tests.fault_summary import SUMMARY
+from tests.scheduling import work_order
 from tests.sites import new_site, retire_sites_near_the_quota
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -164,9 +166,9 @@ def sites_within_the_quota(request: pytest.FixtureRequest) -> Iterator[None]:
 # --- running on several workers (pytest-xdist, `make test`) ----------------------------------------
 # Each worker is a session of its own, with a local cloud of its own. The tests of a module with a
 # module-scoped fixture (a batch of releases run side by side, one module-wide setup) go to one
-# worker, biggest module first: the fixture must run once. Every other test goes to whichever
-# worker is free. (xdist's own `--dist loadgroup` cannot be used: it renames node ids through an
-# attribute pytest 9 no longer reads.)
+# worker: the fixture must run once. Every other test goes to whichever worker is free, in the
+# order of tests/scheduling.py. (xdist's own `--dist loadgroup` cannot be used: it renames node ids
+# through an attribute pytest 9 no longer reads.)
 MODULE_SCOPE = re.compile(r"scope\s*=\s*[\"']module[\"']")
 
 
@@ -185,9 +187,21 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     from xdist.scheduler import LoadScopeScheduling
 
     class ModuleBatchScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        workqueue: OrderedDict[str, dict[str, bool]]  # xdist's, made in its __init__
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
             test_file = nodeid.split("::", 1)[0]
             return test_file if shares_a_module_fixture(test_file) else nodeid
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # The first assignment comes right after xdist has queued every work unit.
+            if not self.ordered:
+                units = self.workqueue
+                order = work_order(list(units), {scope: len(tests) for scope, tests in units.items()})
+                self.workqueue = OrderedDict((scope, units[scope]) for scope in order)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return ModuleBatchScheduling(config, log)
 
