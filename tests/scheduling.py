@@ -1,11 +1,11 @@
 """The order in which pytest-xdist hands out the work of `make test` (see tests/conftest.py).
 
 A release test (e2e, faults, statemachine) mostly waits on its local cloud: propagation, polls,
-bakes. A unit test keeps a core busy. Handed out as xdist sorts them (module batches by size, then
-every single test in file order), the release tests all ran at once, in the middle of the run,
-and the CPU sat a third idle for a minute, while the unit tests queued behind them. So the release
-batches go first (they hold a worker longest), and the single release tests are spread evenly
-over the first part of the unit tests; the run ends on unit tests, which leave no long tail.
+bakes. A unit test keeps a core busy. xdist hands out the module batches first, biggest first,
+then every single test in file order: so the single release tests all ran at once, in the middle
+of the run, and the CPU sat a third idle for a minute while the single unit tests waited behind
+them. The batches keep xdist's order; the single release tests are spread evenly over the first
+part of the single unit tests, and the run ends on unit tests, which leave no long tail.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ def is_release_test(scope: str) -> bool:
 
 def work_order(scopes: Sequence[str], sizes: dict[str, int]) -> list[str]:
     """``scopes`` (xdist's work units, in its order; ``sizes``: tests in each) in the order to hand
-    them out: release batches, then the other units with the single release tests among them."""
-    batches = [scope for scope in scopes if is_release_test(scope) and sizes[scope] > 1]
-    singles = [scope for scope in scopes if is_release_test(scope) and sizes[scope] == 1]
-    others = [scope for scope in scopes if not is_release_test(scope)]
-    return batches + spread(singles, others, SPREAD_OVER)
+    them out: the batches, then the single unit tests with the single release tests among them."""
+    batches = [scope for scope in scopes if sizes[scope] > 1]
+    releases = [scope for scope in scopes if sizes[scope] == 1 and is_release_test(scope)]
+    units = [scope for scope in scopes if sizes[scope] == 1 and not is_release_test(scope)]
+    return batches + spread(releases, units, SPREAD_OVER)
 
 
 def spread(few: Sequence[str], many: Sequence[str], over: float) -> list[str]:
