@@ -50,7 +50,9 @@ What is patched, and why:
   ``moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for``
   (one Lambda client for every invoke), ``moto.core.serialize.XFormedAttributePicker.get_possible_keys``
   (worked out once per member shape) and ``moto.core.serialize.ResponseSerializer.get_value`` (a
-  dict's member picked directly, :mod:`cfcd.local.serializer_keys`), the ``parse`` of
+  dict's member picked directly, :mod:`cfcd.local.serializer_keys`),
+  ``moto.core.serialize.RestXMLSerializer._serialize_body`` (CloudFront's XML written directly,
+  :mod:`cfcd.local.xml_bodies`), the ``parse`` of
   ``moto.stepfunctions.parser.asl.utils.json_path`` and
   ``moto.stepfunctions.parser.asl.component.common.path.result_path`` (each JSONPath of a
   definition compiled once): speed only; what they answer is unchanged.
@@ -331,14 +333,14 @@ def _patch_stepfunctions() -> None:
 def _patch_speed() -> None:
     """Costs moto pays again at every request, execution or Lambda task, paid once."""
     import moto.backends
-    from moto.core.serialize import ResponseSerializer, XFormedAttributePicker
+    from moto.core.serialize import ResponseSerializer, RestXMLSerializer, XFormedAttributePicker
     from moto.stepfunctions.parser.asl.component.common.path import result_path
     from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
-    from cfcd.local import serializer_keys, stepfunctions_programs
+    from cfcd.local import serializer_keys, stepfunctions_programs, xml_bodies
 
     # moto's server lists its package directory (one stat per service) at every request to tell
     # a service name from a host; the package does not change while it runs.
@@ -352,6 +354,8 @@ def _patch_speed() -> None:
     )
     picked_directly = serializer_keys.dict_members_picked_directly(ResponseSerializer.get_value)
     _replace(ResponseSerializer, "get_value", picked_directly)
+    xml_written = xml_bodies.written_directly(RestXMLSerializer._serialize_body)
+    _replace(RestXMLSerializer, "_serialize_body", xml_written)
     # moto's Lambda task makes a boto3 client per invoke, and the executions of a batch each made
     # boto3's default session at their first one. Its clients differ only by region and by
     # whether moto intercepts in-process; botocore clients are thread-safe.

@@ -58,6 +58,7 @@ PATCHED = {
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for",
     "moto.core.serialize.XFormedAttributePicker.get_possible_keys",
     "moto.core.serialize.ResponseSerializer.get_value",
+    "moto.core.serialize.RestXMLSerializer._serialize_body",
     "moto.stepfunctions.parser.asl.utils.json_path.parse",
     "moto.stepfunctions.parser.asl.component.common.path.result_path.parse",
     "moto.ses.responses.EmailResponse.send_email",
@@ -895,7 +896,7 @@ def test_the_keys_tried_for_a_dict_member_are_moto_s_own_worked_out_once() -> No
 
 
 def test_a_response_serializes_as_moto_serializes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.core.serialize import ResponseSerializer, XFormedAttributePicker
+    from moto.core.serialize import ResponseSerializer, RestXMLSerializer, XFormedAttributePicker
 
     # Given distributions in the CloudFront emulator and an execution in Step Functions
     cloudfront = client("cloudfront")
@@ -921,12 +922,71 @@ def test_a_response_serializes_as_moto_serializes_it(monkeypatch: pytest.MonkeyP
     mototh = XFormedAttributePicker.get_possible_keys.__wrapped__  # type: ignore[attr-defined]
     monkeypatch.setattr(XFormedAttributePicker, "get_possible_keys", mototh)
     monkeypatch.setattr(ResponseSerializer, "get_value", ResponseSerializer.get_value.__wrapped__)  # type: ignore[attr-defined]
+    monkeypatch.setattr(RestXMLSerializer, "_serialize_body", RestXMLSerializer._serialize_body.__wrapped__)  # type: ignore[attr-defined]
     own = answers()
 
     # Then the answers are the same
     for answer in (*once, *own):
         answer.pop("ResponseMetadata", None)
     assert once == own
+
+
+def test_cloudfront_s_bodies_are_written_directly_as_xmltodict_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import xmltodict
+    from moto.core.serialize import RestXMLSerializer
+
+    from cfcd.local import xml_bodies
+
+    # Given every body CloudFront's serializer writes, and whether it was written directly
+    bodies: list[tuple[Any, bool]] = []
+    written = RestXMLSerializer._serialize_body
+
+    def recorded(serializer: Any, body: Any) -> str:
+        try:
+            xml_bodies.unparse(body)
+            bodies.append((body, True))
+        except xml_bodies.NotPlain:
+            bodies.append((body, False))
+        return written(serializer, body)
+
+    monkeypatch.setattr(RestXMLSerializer, "_serialize_body", recorded)
+
+    # When a distribution, its staging copy, a policy and an invalidation are made, read and listed
+    cloudfront = client("cloudfront")
+    made = cloudfront.create_distribution(DistributionConfig=distribution_config("xml"))["Distribution"]
+    staging = cloudfront.copy_distribution(
+        PrimaryDistributionId=made["Id"],
+        Staging=True,
+        IfMatch=cloudfront.get_distribution(Id=made["Id"])["ETag"],
+        CallerReference="xml-staging",
+    )["Distribution"]
+    cloudfront.create_continuous_deployment_policy(
+        ContinuousDeploymentPolicyConfig={
+            "StagingDistributionDnsNames": {"Quantity": 1, "Items": [staging["DomainName"]]},
+            "Enabled": False,
+            "TrafficConfig": {
+                "Type": "SingleHeader",
+                "SingleHeaderConfig": {"Header": "aws-cf-cd-env", "Value": 'staging <&> "x"'},
+            },
+        }
+    )
+    cloudfront.create_invalidation(
+        DistributionId=made["Id"],
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/*"]}, "CallerReference": "xml"},
+    )
+    cloudfront.get_distribution_config(Id=made["Id"])
+    cloudfront.list_distributions()
+    cloudfront.list_continuous_deployment_policies()
+    cloudfront.list_invalidations(DistributionId=made["Id"])
+
+    # Then each was written directly, and is what xmltodict writes
+    assert len(bodies) >= 8
+    for body, direct in bodies:
+        assert direct, body
+        expected = xmltodict.unparse(body, full_document=True, pretty=False, short_empty_elements=False)
+        assert xml_bodies.unparse(body) == expected
 
 
 def test_a_dict_member_is_picked_as_moto_picks_it() -> None:
