@@ -46,7 +46,9 @@ What is patched, and why:
   events (:mod:`cfcd.local.events`).
 - ``moto.backends.list_of_moto_modules`` (read once),
   ``moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint``
-  (a definition parsed once for all its executions, :mod:`cfcd.local.stepfunctions_programs`),
+  and ``moto.stepfunctions.parser.models.StepFunctionsParserBackend._validate_definition`` (a
+  definition parsed once for its validation and all its executions,
+  :mod:`cfcd.local.stepfunctions_programs`),
   ``moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for``
   (one Lambda client for every invoke), ``moto.core.serialize.XFormedAttributePicker.get_possible_keys``
   (worked out once per member shape) and ``moto.core.serialize.ResponseSerializer.get_value`` (a
@@ -339,6 +341,7 @@ def _patch_speed() -> None:
     from moto.stepfunctions.parser.asl.utils import json_path
     from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
     from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     from cfcd.local import serializer_keys, stepfunctions_programs, xml_bodies
 
@@ -347,6 +350,12 @@ def _patch_speed() -> None:
     moto_modules = tuple(moto.backends.list_of_moto_modules())
     _replace(moto.backends, "list_of_moto_modules", lambda: moto_modules)
     _replace(ExecutionWorker, "_get_evaluation_entrypoint", stepfunctions_programs.evaluation_entrypoint)
+    validate = StepFunctionsParserBackend._validate_definition
+    _replace(
+        StepFunctionsParserBackend,
+        "_validate_definition",
+        staticmethod(stepfunctions_programs.validated_once(validate)),
+    )
     _replace(
         XFormedAttributePicker,
         "get_possible_keys",

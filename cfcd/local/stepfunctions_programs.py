@@ -1,17 +1,19 @@
-"""One parsed program per state machine definition, shared by all its executions.
+"""One parsed program per state machine definition, shared by its validation and all its executions.
 
-moto's Step Functions interpreter parses the definition again (with ANTLR) at every execution:
-about 0.25 s of CPU for cfcd's state machine, the largest single cost of an execution in the
-local cloud. A parsed program holds no execution's state: what an execution changes (retry
-attempts, backoff) lives in its own ``Environment``, keyed by each component's ``heap_key``. moto
-draws a heap key lazily and without a lock, so every key is drawn here once, before the program
-is shared: two executions drawing one at once would each keep its retries under a different key.
+moto's Step Functions interpreter parses the definition again (with ANTLR) at every execution, and
+CreateStateMachine once more to validate it: about 0.25 s of CPU for cfcd's state machine each
+time, the largest single cost of an execution in the local cloud. A parsed program holds no
+execution's state: what an execution changes (retry attempts, backoff) lives in its own
+``Environment``, keyed by each component's ``heap_key``. moto draws a heap key lazily and without a
+lock, so every key is drawn here once, before the program is shared: two executions drawing one at
+once would each keep its retries under a different key.
 """
 
 from __future__ import annotations
 
 import functools
 import threading
+from collections.abc import Callable
 from typing import Any
 
 # Executions started together (a batch of releases) wait for the first one's parse.
@@ -52,6 +54,21 @@ def _draw_heap_keys(root: Any) -> None:
             pending.extend(node)
         elif isinstance(node, dict):
             pending.extend(node.values())
+
+
+def validated_once(moto_validate: Callable[[str], None]) -> Callable[[str], None]:
+    """A replacement of moto's ``_validate_definition`` (a parse, at CreateStateMachine and
+    UpdateStateMachine): the parse its executions will share. A definition that does not parse
+    goes to moto's, which raises its ``InvalidDefinition``."""
+
+    @functools.wraps(moto_validate)
+    def validate(definition: str) -> None:
+        try:
+            program_for(definition)
+        except Exception:
+            moto_validate(definition)
+
+    return validate
 
 
 def evaluation_entrypoint(worker: Any) -> Any:

@@ -58,6 +58,7 @@ PATCHED = {
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils.boto_client_for",
     "moto.core.serialize.XFormedAttributePicker.get_possible_keys",
     "moto.core.serialize.ResponseSerializer.get_value",
+    "moto.stepfunctions.parser.models.StepFunctionsParserBackend._validate_definition",
     "moto.core.serialize.RestXMLSerializer._serialize_body",
     "moto.stepfunctions.parser.asl.utils.json_path.parse",
     "moto.stepfunctions.parser.asl.component.common.path.result_path.parse",
@@ -125,6 +126,8 @@ def test_every_patch_is_in_place() -> None:
         current = resolve(name)
         if name.endswith("url_paths"):
             assert set(current.values()) == {replacement}
+        elif isinstance(replacement, staticmethod):
+            assert current is replacement.__func__, name
         else:
             assert current is replacement, name
 
@@ -699,7 +702,6 @@ def test_executions_of_one_definition_share_its_parsed_program_and_keep_their_ow
     )
     task["Parameters"]["Payload"] = {"execution.$": "$$.Execution.Name"}
     runtime = FirstTryFails("flaky-once")
-    machine = state_machine_with_function({"StartAt": "Flaky", "States": {"Flaky": task}}, runtime)
     parses: list[str] = []
     parse = AmazonStateLanguageParser.parse
 
@@ -709,6 +711,7 @@ def test_executions_of_one_definition_share_its_parsed_program_and_keep_their_ow
         return parse(text)
 
     monkeypatch.setattr(AmazonStateLanguageParser, "parse", staticmethod(counted_parse))
+    machine = state_machine_with_function({"StartAt": "Flaky", "States": {"Flaky": task}}, runtime)
 
     # When two executions start at once
     lambda_runtime.activate(runtime)  # type: ignore[arg-type]
@@ -718,12 +721,36 @@ def test_executions_of_one_definition_share_its_parsed_program_and_keep_their_ow
     finally:
         lambda_runtime.activate(None)
 
-    # Then the definition was parsed once for both
+    # Then the definition was parsed once, for its validation and both executions
     assert len(parses) == 1
     # And each execution had its own retry: neither found the other's attempt spent
     sfn = client("stepfunctions")
     assert [sfn.describe_execution(executionArn=arn)["status"] for arn in executions] == ["SUCCEEDED"] * 2
     assert runtime.tries == {"first": 2, "second": 2}
+
+
+@pytest.mark.parametrize(
+    "definition", ['{"StartAt": "P", "States": {"P": {"Type": "Bogus"}}}', "{not json"], ids=["state", "json"]
+)
+def test_a_definition_that_does_not_parse_is_refused_as_moto_refuses_it(
+    running_executions: None, monkeypatch: pytest.MonkeyPatch, definition: str
+) -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    def refusal() -> dict[str, Any]:
+        with pytest.raises(ClientError) as refused:
+            client("stepfunctions").create_state_machine(name="bad", definition=definition, roleArn=ROLE)
+        return dict(refused.value.response["Error"])
+
+    # When a state machine is made of a definition moto's parser refuses, validated as cfcd
+    # validates it and as moto does
+    ours = refusal()
+    mototh = StepFunctionsParserBackend._validate_definition.__wrapped__  # type: ignore[attr-defined]
+    monkeypatch.setattr(StepFunctionsParserBackend, "_validate_definition", staticmethod(mototh))
+
+    # Then both refuse it alike, naming what the parser found
+    assert ours == refusal()
+    assert "ASLParserException" in ours["Message"]
 
 
 def test_moto_modules_are_listed_once_and_as_moto_lists_them() -> None:
