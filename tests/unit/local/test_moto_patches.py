@@ -26,7 +26,12 @@ from cfcd.local import lambda_runtime, mail, moto_patches, stepfunctions_quotas
 from cfcd.local.faults import REGISTRY, STEP_FUNCTIONS_HISTORY_LIMIT, Fault
 from cfcd.local.lambda_runtime import InvokeResult
 from tests.unit.aws_mock import mocked_aws
-from tests.unit.local.test_cloudfront_policies import distribution_config
+from tests.unit.local.test_cloudfront_policies import (
+    distribution_config,
+    header_policy,
+    make_primary,
+    make_staging,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 EXAMPLES = REPO_ROOT / "examples"
@@ -961,10 +966,10 @@ def test_a_response_serializes_as_moto_serializes_it(monkeypatch: pytest.MonkeyP
 def test_cloudfront_s_bodies_are_written_directly_as_xmltodict_writes_them(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import xmltodict
     from moto.core.serialize import RestXMLSerializer
 
     from cfcd.local import xml_bodies
+    from tests.unit.local.test_xml_bodies import xmltodicts
 
     # Given every body CloudFront's serializer writes, and whether it was written directly
     bodies: list[tuple[Any, bool]] = []
@@ -982,22 +987,10 @@ def test_cloudfront_s_bodies_are_written_directly_as_xmltodict_writes_them(
 
     # When a distribution, its staging copy, a policy and an invalidation are made, read and listed
     cloudfront = client("cloudfront")
-    made = cloudfront.create_distribution(DistributionConfig=distribution_config("xml"))["Distribution"]
-    staging = cloudfront.copy_distribution(
-        PrimaryDistributionId=made["Id"],
-        Staging=True,
-        IfMatch=cloudfront.get_distribution(Id=made["Id"])["ETag"],
-        CallerReference="xml-staging",
-    )["Distribution"]
+    made = make_primary(cloudfront, "xml")
+    staging = make_staging(cloudfront, made["Id"], "xml-staging")
     cloudfront.create_continuous_deployment_policy(
-        ContinuousDeploymentPolicyConfig={
-            "StagingDistributionDnsNames": {"Quantity": 1, "Items": [staging["DomainName"]]},
-            "Enabled": False,
-            "TrafficConfig": {
-                "Type": "SingleHeader",
-                "SingleHeaderConfig": {"Header": "aws-cf-cd-env", "Value": 'staging <&> "x"'},
-            },
-        }
+        ContinuousDeploymentPolicyConfig=header_policy(staging["DomainName"], value='staging <&> "x"')
     )
     cloudfront.create_invalidation(
         DistributionId=made["Id"],
@@ -1012,8 +1005,7 @@ def test_cloudfront_s_bodies_are_written_directly_as_xmltodict_writes_them(
     assert len(bodies) >= 8
     for body, direct in bodies:
         assert direct, body
-        expected = xmltodict.unparse(body, full_document=True, pretty=False, short_empty_elements=False)
-        assert xml_bodies.unparse(body) == expected
+        assert xml_bodies.unparse(body) == xmltodicts(body)
 
 
 def test_a_dict_member_is_picked_as_moto_picks_it() -> None:
