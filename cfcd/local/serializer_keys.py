@@ -38,8 +38,8 @@ def possible_keys_once_per_shape(moto_possible_keys: PossibleKeys) -> PossibleKe
         ):
             return moto_possible_keys(picker, context)  # an object's aliases depend on the object
         parent = getattr(shape, "parent", None)
-        known = _keys.get((context.key, id(shape), id(parent)))
-        if known is not None and known[0] is shape and known[1] is parent:
+        known = _known(context.key, shape, parent)
+        if known is not None:
             return known[2]
         keys = tuple(moto_possible_keys(picker, context))
         dotted = any("." in key for key in keys)
@@ -47,6 +47,11 @@ def possible_keys_once_per_shape(moto_possible_keys: PossibleKeys) -> PossibleKe
         return keys
 
     return possible_keys
+
+
+def _known(key: str, shape: Any, parent: Any) -> tuple[Any, Any, tuple[str, ...], bool] | None:
+    known = _keys.get((key, id(shape), id(parent)))
+    return known if known is not None and known[0] is shape and known[1] is parent else None
 
 
 GetValue = Callable[[Any, Any, str, Any], Any]
@@ -71,9 +76,8 @@ def dict_members_picked_directly(moto_get_value: GetValue) -> GetValue:
             or shape is None
         ):
             return moto_get_value(serializer, value, key, shape)
-        parent = getattr(shape, "parent", None)
-        known = _keys.get((key, id(shape), id(parent)))
-        if known is None or known[0] is not shape or known[1] is not parent or known[3]:
+        known = _known(key, shape, getattr(shape, "parent", None))
+        if known is None or known[3]:
             return moto_get_value(serializer, value, key, shape)  # works the keys out once
         for possible in known[2]:
             if possible in value:
